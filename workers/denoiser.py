@@ -1,0 +1,67 @@
+"""The denoiser contract every sampler is written against (DESIGN.md §3).
+
+Any object with ``logits``, ``mask_id`` and ``vocab_size`` is a denoiser; nothing needs to
+subclass anything.  ``logits(x)`` returns one row of vocabulary logits per position, and row i
+predicts the token at position i (adapters hide models, such as Dream, that predict i from i-1).
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Optional, Protocol, runtime_checkable
+
+import torch
+
+
+@runtime_checkable
+class Denoiser(Protocol):
+    """A masked-diffusion model seen by the samplers.
+
+    ``logits(x)``: ``x`` is a LongTensor[B, L] in which not-yet-decoded positions hold
+    ``mask_id``; the result is a FloatTensor[B, L, V] (V = ``vocab_size``).  When prompts of
+    different lengths share a batch, the sampler left-pads them and passes
+    ``attention_mask`` (LongTensor[B, L], 0 on padding) as a keyword; a model that does not
+    accept that keyword can still be used with equal-length prompts.
+    Optional attributes: ``eos_id`` and ``pad_id`` (ints or None), ``device``.
+    """
+
+    mask_id: int
+    vocab_size: int
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+def accepts_attention_mask(model: Denoiser) -> bool:
+    """Whether ``model.logits`` takes an ``attention_mask`` keyword (needed for ragged prompts)."""
+    try:
+        params = inspect.signature(model.logits).parameters
+    except (TypeError, ValueError):
+        return False
+    return "attention_mask" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    )
+
+
+def model_device(model: Denoiser) -> torch.device:
+    """The device the model's inputs should live on (CPU when the model does not say)."""
+    dev = getattr(model, "device", None)
+    return torch.device(dev) if dev is not None else torch.device("cpu")
+
+
+def check_denoiser(model: object) -> None:
+    """Raise a one-line ValueError when ``model`` does not satisfy the contract."""
+    missing = [a for a in ("logits", "mask_id", "vocab_size") if not hasattr(model, a)]
+    if missing:
+        raise ValueError(
+            f"model {type(model).__name__} is not a denoiser: missing {', '.join(missing)}"
+        )
+    if not 0 <= int(model.mask_id) < int(model.vocab_size):  # type: ignore[attr-defined]
+        raise ValueError(f"mask_id {model.mask_id} outside vocabulary of size {model.vocab_size}")  # type: ignore[attr-defined]
+
+
+def pad_id_of(model: Denoiser) -> int:
+    """Token used for left padding: the model's pad id, else its EOS, else its mask id."""
+    for name in ("pad_id", "eos_id"):
+        v: Optional[int] = getattr(model, name, None)
+        if v is not None:
+            return int(v)
+    return int(model.mask_id)

@@ -1,0 +1,256 @@
+"""The step structure every sampler shares.
+
+A sampler is one rule, ``select(step) -> Commit``: given the model's logits over the current
+window of masked positions, say which positions to commit and with which tokens.  Everything
+else — prompt padding, block semi-autoregressive windows, per-sample random streams, the model
+forward, bookkeeping of nfe / forward_rows / bits / commit order — lives here, once.
+
+Per-sample random streams (DESIGN §3): sample b draws its uniforms only from its own
+``torch.Generator`` seeded with ``seeds[b]``, and only through ``Step.rand(n)`` with an ``n`` that
+does not depend on the rest of the batch, so its output is the same alone or in any batch.
+Samples that finish early leave the batch (their rows are no longer forwarded).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Optional, Sequence
+
+import torch
+
+from workers.denoiser import accepts_attention_mask, check_denoiser, model_device, pad_id_of
+from workers.samplers.functional import NEG_INF
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class Trace:
+    """What happened while decoding one sample (attribute names are a contract, DESIGN §3)."""
+
+    nfe: int = 0                       # sequential forward passes (rounds)
+    forward_rows: int = 0              # sequences forwarded in total (> nfe with lookahead)
+    bits: float = 0.0                  # Σ −log2 p(token | state when committed), untempered model
+    tokens: int = 0                    # generated tokens before the first EOS
+    order: list[int] = field(default_factory=list)        # generated positions in commit order
+    commit_step: list[int] = field(default_factory=list)  # per position: 0-based step it was committed in
+    exploit_rounds: Optional[int] = None
+    explore_rounds: Optional[int] = None
+    exploit_bits: Optional[float] = None
+    explore_bits: Optional[float] = None
+    acceptance_rate: Optional[float] = None
+    exit_step: Optional[int] = None
+    extra: dict[str, Any] = field(default_factory=dict)   # sampler-specific diagnostics
+
+
+@dataclass
+class SamplerOutput:
+    tokens: torch.Tensor        # LongTensor[B, gen_length]
+    traces: list[Trace]
+
+
+@dataclass
+class Commit:
+    """A sampler's decision at one step, over the window [A, W]."""
+
+    mask: torch.Tensor                       # bool: positions to commit (≥ 1 eligible per row)
+    tokens: torch.Tensor                     # long: token for each committed position
+    forced: Optional[torch.Tensor] = None    # bool [A]: only the rule's fallback token was committed
+
+
+@dataclass
+class Step:
+    """What a sampler sees at one step. A = samples still decoding, W = window width."""
+
+    logits: torch.Tensor          # [A, W, V] window logits (float32/64); the mask token is -inf
+    eligible: torch.Tensor        # [A, W] bool: still-masked positions inside the window
+    window_start: torch.Tensor    # [A] offset of the window in the generated region
+    temperature: float
+    x: torch.Tensor               # [A, L] current sequences (prompt + generated region)
+    gen_start: int                # generated region is x[:, gen_start:]
+    traces: list[Trace]           # the A active samples' traces (for sampler diagnostics)
+    _rand: Callable[[int], torch.Tensor]
+    _lookahead: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+    def rand(self, n: int) -> torch.Tensor:
+        """[A, n] uniforms, row a drawn from sample a's own generator."""
+        return self._rand(n)
+
+    def lookahead(self, xs: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
+        """Forward extra candidate rows ``xs`` [R, L] (row r belongs to active sample owners[r]);
+        returns their generated-region logits [R, G, V] and charges R rows to forward_rows."""
+        return self._lookahead(xs, owners)
+
+
+# ------------------------------------------------------------------------------- validation
+def check_float(name: str, value: Any, *, low: float = 0.0, strict: bool = False,
+                high: Optional[float] = None) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or (v <= low if strict else v < low) or (high is not None and v > high):
+        bound = f"> {low}" if strict else f">= {low}"
+        if high is not None:
+            bound += f" and <= {high}"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return v
+
+
+def check_int(name: str, value: Any, *, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        isinstance(value, float) and value.is_integer()
+    ):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if int(value) < low:
+        raise ValueError(f"{name} must be >= {low}, got {value!r}")
+    return int(value)
+
+
+class Sampler:
+    """Base class: subclasses set ``name``, validate their parameters, implement ``select``."""
+
+    name: ClassVar[str] = ""
+    tracks_rounds: ClassVar[bool] = False   # record exploit/explore rounds and bits
+
+    def __init__(self, temperature: float = 1.0, **params: Any) -> None:
+        self._params: dict[str, Any] = {"temperature": check_float("temperature", temperature), **params}
+        self.temperature: float = self._params["temperature"]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """All parameters, defaults included, sorted by name (the sweep's ``params`` column)."""
+        return dict(sorted(self._params.items()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+    def select(self, step: Step) -> Commit:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------------------- generate
+    def generate(self, model: Any, prompts: Sequence[Sequence[int]], gen_length: int,
+                 block_length: Optional[int] = None,
+                 seeds: Optional[Sequence[int]] = None) -> SamplerOutput:
+        """Decode ``gen_length`` tokens after each prompt; one trace per sample.
+
+        Block semi-AR: the generated region is split into blocks of ``block_length`` (default:
+        one block); a sample's window is the first block that still has masked positions.
+        """
+        check_denoiser(model)
+        gen_length = check_int("gen_length", gen_length)
+        block_length = gen_length if block_length is None else check_int("block_length", block_length)
+        if gen_length % block_length:
+            raise ValueError(f"block_length {block_length} does not divide gen_length {gen_length}")
+        if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
+            raise ValueError("prompts must be a non-empty list of 1-D token sequences")
+        seeds = list(range(len(prompts))) if seeds is None else list(seeds)
+        if len(seeds) != len(prompts):
+            raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+        rows = [torch.as_tensor(p, dtype=torch.long).flatten().cpu() for p in prompts]
+        for i, p in enumerate(rows):
+            if p.numel() == 0:
+                raise ValueError(f"prompt {i} is empty")
+            if int(p.min()) < 0 or int(p.max()) >= model.vocab_size:
+                raise ValueError(f"prompt {i} has token ids outside [0, {model.vocab_size})")
+            if bool((p == model.mask_id).any()):
+                raise ValueError(f"prompt {i} contains the mask token {model.mask_id}")
+        ragged = len({p.numel() for p in rows}) > 1
+        if ragged and not accepts_attention_mask(model):
+            raise ValueError("prompts of different lengths need model.logits(x, attention_mask=...)")
+
+        device = model_device(model)
+        B, P, G = len(rows), max(p.numel() for p in rows), gen_length
+        x = torch.full((B, P + G), pad_id_of(model), dtype=torch.long)
+        attn = torch.zeros(B, P + G, dtype=torch.long)
+        for b, p in enumerate(rows):
+            x[b, P - p.numel():P] = p
+            attn[b, P - p.numel():] = 1
+        x[:, P:] = model.mask_id
+        x, attn = x.to(device), attn.to(device)
+        masked = torch.ones(B, G, dtype=torch.bool, device=device)
+        gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
+        traces = [Trace(commit_step=[-1] * G) for _ in range(B)]
+        if self.tracks_rounds:
+            for t in traces:
+                t.exploit_rounds, t.explore_rounds, t.exploit_bits, t.explore_bits = 0, 0, 0.0, 0.0
+
+        def forward(xs: torch.Tensor, owners: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+            kw = {"attention_mask": attn[active[owners]]} if ragged else {}
+            out = model.logits(xs, **kw)[:, P:, :]
+            return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
+
+        step_idx = 0
+        while True:
+            active = masked.any(1).nonzero().squeeze(1)
+            if active.numel() == 0:
+                break
+            A = active.numel()
+            act_list = active.tolist()
+            act_traces = [traces[b] for b in act_list]
+            logits = forward(x[active], torch.arange(A, device=device), active)
+            V = logits.shape[-1]
+            m = masked[active]
+            start = (m.int().argmax(1) // block_length) * block_length
+            idx = start[:, None] + torch.arange(block_length, device=device)
+            window = logits.gather(1, idx[..., None].expand(-1, -1, V)).clone()
+            window[..., model.mask_id] = NEG_INF
+            eligible = m.gather(1, idx)
+
+            def rand(n: int, _act: list[int] = act_list) -> torch.Tensor:
+                return torch.stack([torch.rand(n, generator=gens[b], device=device) for b in _act])
+
+            def lookahead(xs: torch.Tensor, owners: torch.Tensor,
+                          _active: torch.Tensor = active, _tr: list[Trace] = act_traces) -> torch.Tensor:
+                for o in owners.tolist():
+                    _tr[o].forward_rows += 1
+                return forward(xs, owners, _active)
+
+            step = Step(window, eligible, start, self.temperature, x[active], P, act_traces,
+                        rand, lookahead)
+            c = self.select(step)
+            commit = c.mask & eligible
+            if not bool(commit.any(1).all()):
+                raise RuntimeError(f"sampler {self.name!r} committed nothing for some sample")
+            logp = torch.log_softmax(window, -1).gather(-1, c.tokens.clamp_min(0)[..., None]).squeeze(-1)
+            step_bits = (-torch.where(commit, logp, torch.zeros_like(logp)).sum(1) / LN2).tolist()
+
+            r, w = commit.nonzero(as_tuple=True)
+            gpos = idx[r, w]
+            x[active[r], P + gpos] = c.tokens[r, w]
+            masked[active[r], gpos] = False
+
+            forced = c.forced.tolist() if (self.tracks_rounds and c.forced is not None) else None
+            committed: list[list[int]] = [[] for _ in range(A)]
+            for a, g in zip(r.tolist(), gpos.tolist()):
+                committed[a].append(g)
+            for a, tr in enumerate(act_traces):
+                tr.nfe += 1
+                tr.forward_rows += 1
+                tr.bits += step_bits[a]
+                for g in sorted(committed[a]):
+                    tr.order.append(g)
+                    tr.commit_step[g] = step_idx
+                if forced is not None:
+                    if forced[a]:
+                        tr.explore_rounds += 1
+                        tr.explore_bits += step_bits[a]
+                    else:
+                        tr.exploit_rounds += 1
+                        tr.exploit_bits += step_bits[a]
+            step_idx += 1
+
+        tokens = x[:, P:].cpu()
+        eos = getattr(model, "eos_id", None)
+        for b, tr in enumerate(traces):
+            row = tokens[b]
+            if eos is not None and bool((row == eos).any()):
+                tr.tokens = int((row == eos).int().argmax())
+            else:
+                tr.tokens = G
+            self.finish_trace(tr)
+        return SamplerOutput(tokens=tokens, traces=traces)
+
+    def finish_trace(self, trace: Trace) -> None:
+        """Hook for samplers that summarise per-step diagnostics at the end."""

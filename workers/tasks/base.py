@@ -1,0 +1,152 @@
+"""The task contract (DESIGN.md §3): problems, grades, and the ``Task`` base class.
+
+A task is a fixed, versioned list of test problems plus an exact grader.  Synthetic tasks
+(``countdown``, ``arith``) also generate training data that never shares a problem with the
+test set: every problem has a canonical content string, its ``problem_id`` is a hash of that
+string, and a second hash of the same string puts it in the *test bucket* or not.  Test sets
+are drawn only from the test bucket, training data only from outside it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem.  ``reference`` is what the grader compares against (for ``countdown`` a
+    valid answer, for math tasks the gold final answer); ``meta`` holds task-specific extras
+    (``meta["completion"]``: a reference completion in the task's training format, when the
+    task has one)."""
+
+    problem_id: str
+    prompt: str
+    reference: str
+    difficulty: Optional[str] = None
+    meta: dict = field(default_factory=dict, hash=False)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Problem":
+        return cls(
+            problem_id=str(d["problem_id"]),
+            prompt=str(d["prompt"]),
+            reference=str(d["reference"]),
+            difficulty=d.get("difficulty"),
+            meta=dict(d.get("meta") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The grader's verdict.  ``extracted``: the answer it read from the completion (None if it
+    found none); ``error``: why the completion could not be graded or was refused (None if it
+    was graded normally).  ``correct`` is False whenever ``error`` is set."""
+
+    correct: bool
+    extracted: Optional[str] = None
+    error: Optional[str] = None
+
+
+def content_hash(task_name: str, canonical: str) -> str:
+    """Stable hex digest of a problem's canonical content (independent of Python's hash seed)."""
+    return hashlib.sha256(f"{task_name}\x1f{canonical}".encode("utf-8")).hexdigest()
+
+
+def make_problem_id(task_name: str, canonical: str) -> str:
+    return f"{task_name}-{content_hash(task_name, canonical)[:12]}"
+
+
+def in_test_bucket(task_name: str, canonical: str, per_mille: int) -> bool:
+    """True when the problem is reserved for the test split (``per_mille`` of all problems).
+
+    Uses a different slice of the digest than the problem id, so the split does not correlate
+    with id prefixes."""
+    digest = hashlib.sha256(f"split\x1f{task_name}\x1f{canonical}".encode("utf-8")).hexdigest()
+    return int(digest[:8], 16) % 1000 < per_mille
+
+
+def read_jsonl(path: str | Path) -> list[Problem]:
+    path = Path(path)
+    problems = []
+    with path.open("r", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                problems.append(Problem.from_dict(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"{path}:{lineno}: not a problem record ({e})") from None
+    return problems
+
+
+def write_jsonl(path: str | Path, problems: Iterable[Problem]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8", newline="\n") as f:
+        for p in problems:
+            f.write(p.to_json() + "\n")
+    tmp.replace(path)
+
+
+class Task:
+    """Base class.  Subclasses set ``name``, ``version``, ``gen_length``, ``block_length``,
+    ``tiers`` and fill ``self.problems``; they implement ``_grade`` (may raise — ``grade``
+    turns any exception into an error grade) and, for synthetic tasks, ``train_examples``."""
+
+    name: str = "task"
+    version: str = "0"
+    gen_length: int = 64
+    block_length: int = 32
+    tiers: tuple[str, ...] = ()
+
+    def __init__(self, problems: Sequence[Problem], split: str = "test"):
+        self.split = split
+        self.problems: list[Problem] = list(problems)
+        self._by_id = {p.problem_id: p for p in self.problems}
+        if len(self._by_id) != len(self.problems):
+            raise ValueError(f"task {self.name}: duplicate problem ids in the {split} split")
+
+    # -- lookup ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self.name} {self.version} split={self.split} "
+                f"problems={len(self.problems)} gen_length={self.gen_length} "
+                f"block_length={self.block_length}>")
+
+    def get(self, problem_id: str) -> Problem:
+        try:
+            return self._by_id[problem_id]
+        except KeyError:
+            raise KeyError(f"task {self.name}: no problem {problem_id!r}") from None
+
+    def by_difficulty(self, difficulty: str) -> list[Problem]:
+        return [p for p in self.problems if p.difficulty == difficulty]
+
+    # -- grading --------------------------------------------------------------------------
+    def grade(self, problem: Problem, completion: str) -> Grade:
+        """Grade one completion.  Never raises on a bad completion: malformed or refused input
+        gives ``Grade(correct=False, extracted=..., error=...)``."""
+        if not isinstance(completion, str):
+            return Grade(False, None, f"completion is {type(completion).__name__}, not str")
+        try:
+            return self._grade(problem, completion)
+        except Exception as e:  # a grader bug must not kill a sweep worker
+            msg = str(e).splitlines()[0] if str(e) else ""
+            return Grade(False, None, f"grader error: {type(e).__name__}: {msg}"[:300])
+
+    def _grade(self, problem: Problem, completion: str) -> Grade:
+        raise NotImplementedError
+
+    # -- training data --------------------------------------------------------------------
+    def train_examples(self, n: int, seed: int, **kw: Any) -> list[tuple[str, str]]:
+        raise NotImplementedError(f"task {self.name} has no training-data generator")
