@@ -15,6 +15,7 @@ from workers.samplers.eb import EBSampler
 from workers.samplers.entropy import EntropySampler
 from workers.samplers.factor import FactorSampler
 from workers.samplers.left_to_right import LeftToRightSampler
+from workers.samplers.imh import IMHSampler
 from workers.samplers.margin import MarginSampler
 from workers.samplers.med import MEDSampler
 from workers.samplers.random import RandomSampler
@@ -23,7 +24,8 @@ from workers.samplers.threshold import ThresholdSampler
 SAMPLERS: dict[str, type[Sampler]] = {
     cls.name: cls
     for cls in (RandomSampler, ConfidenceSampler, EntropySampler, MarginSampler,
-                LeftToRightSampler, ThresholdSampler, FactorSampler, EBSampler, MEDSampler)
+                LeftToRightSampler, ThresholdSampler, FactorSampler, EBSampler, MEDSampler,
+                IMHSampler)
 }
 
 

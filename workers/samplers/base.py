@@ -56,6 +56,10 @@ class Commit:
     mask: torch.Tensor                       # bool: positions to commit (≥ 1 eligible per row)
     tokens: torch.Tensor                     # long: token for each committed position
     forced: Optional[torch.Tensor] = None    # bool [A]: only the rule's fallback token was committed
+    # Lookahead samplers (IMH) already forwarded the committed state: its generated-region logits
+    # [A, G, V] serve as the next step's forward for rows where ``next_valid`` is True.
+    next_logits: Optional[torch.Tensor] = None
+    next_valid: Optional[torch.Tensor] = None
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Step:
     temperature: float
     x: torch.Tensor               # [A, L] current sequences (prompt + generated region)
     gen_start: int                # generated region is x[:, gen_start:]
+    mask_id: int
     traces: list[Trace]           # the A active samples' traces (for sampler diagnostics)
     _rand: Callable[[int], torch.Tensor]
     _lookahead: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -181,6 +186,7 @@ class Sampler:
             out = model.logits(xs, **kw)[:, P:, :]
             return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
 
+        cache: dict[int, torch.Tensor] = {}   # sample -> logits of its current state (from lookahead)
         step_idx = 0
         while True:
             active = masked.any(1).nonzero().squeeze(1)
@@ -189,7 +195,22 @@ class Sampler:
             A = active.numel()
             act_list = active.tolist()
             act_traces = [traces[b] for b in act_list]
-            logits = forward(x[active], torch.arange(A, device=device), active)
+            fresh = [a for a, b in enumerate(act_list) if b not in cache]
+            if len(fresh) == A:
+                logits = forward(x[active], torch.arange(A, device=device), active)
+            else:
+                logits = torch.stack([cache[b] for b in act_list]) if not fresh else None
+                if fresh:
+                    idx_f = torch.tensor(fresh, device=device)
+                    new = forward(x[active[idx_f]], idx_f, active)
+                    logits = new.new_empty((A,) + tuple(new.shape[1:]))
+                    logits[idx_f] = new
+                    for a, b in enumerate(act_list):
+                        if b in cache:
+                            logits[a] = cache[b]
+            cache.clear()
+            for a in fresh:
+                act_traces[a].forward_rows += 1
             V = logits.shape[-1]
             m = masked[active]
             start = (m.int().argmax(1) // block_length) * block_length
@@ -207,7 +228,7 @@ class Sampler:
                     _tr[o].forward_rows += 1
                 return forward(xs, owners, _active)
 
-            step = Step(window, eligible, start, self.temperature, x[active], P, act_traces,
+            step = Step(window, eligible, start, self.temperature, x[active], P, int(model.mask_id), act_traces,
                         rand, lookahead)
             c = self.select(step)
             commit = c.mask & eligible
@@ -225,9 +246,11 @@ class Sampler:
             committed: list[list[int]] = [[] for _ in range(A)]
             for a, g in zip(r.tolist(), gpos.tolist()):
                 committed[a].append(g)
+            if c.next_logits is not None:
+                for a in torch.nonzero(c.next_valid).squeeze(1).tolist():
+                    cache[act_list[a]] = c.next_logits[a]
             for a, tr in enumerate(act_traces):
                 tr.nfe += 1
-                tr.forward_rows += 1
                 tr.bits += step_bits[a]
                 for g in sorted(committed[a]):
                     tr.order.append(g)
