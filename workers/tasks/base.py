@@ -44,13 +44,20 @@ class Problem:
 
 @dataclass(frozen=True)
 class Grade:
-    """The grader's verdict.  ``extracted``: the answer it read from the completion (None if it
-    found none); ``error``: why the completion could not be graded or was refused (None if it
-    was graded normally).  ``correct`` is False whenever ``error`` is set."""
+    """The grader's verdict.
+
+    ``correct``: the completion solves the problem.  ``extracted``: the answer the grader read
+    from it (None if it found none).  ``error``: set only when grading itself failed — the
+    equivalence check timed out or crashed, the grader hit a bug, the completion was not a
+    string; such a row counts as incorrect, and ``error`` is what sweeps report as errors.
+    ``reason`` (informational, not part of equality or the Parquet contract): why a graded
+    completion is incorrect when that is more than "wrong value" — malformed, no answer found,
+    a number used twice, too long.  A model's bad output is a wrong answer, not an error."""
 
     correct: bool
     extracted: Optional[str] = None
     error: Optional[str] = None
+    reason: Optional[str] = field(default=None, compare=False)
 
 
 def content_hash(task_name: str, canonical: str) -> str:
@@ -106,6 +113,9 @@ class Task:
     gen_length: int = 64
     block_length: int = 32
     tiers: tuple[str, ...] = ()
+    #: every character a prompt or reference completion can contain (synthetic tasks; "" when
+    #: open-ended) — what a character-level tokenizer must cover
+    charset: str = ""
 
     def __init__(self, problems: Sequence[Problem], split: str = "test"):
         self.split = split
@@ -134,8 +144,8 @@ class Task:
 
     # -- grading --------------------------------------------------------------------------
     def grade(self, problem: Problem, completion: str) -> Grade:
-        """Grade one completion.  Never raises on a bad completion: malformed or refused input
-        gives ``Grade(correct=False, extracted=..., error=...)``."""
+        """Grade one completion.  Never raises: a malformed completion is graded incorrect (with a
+        ``reason``); a failure of the grader itself gives ``error``."""
         if not isinstance(completion, str):
             return Grade(False, None, f"completion is {type(completion).__name__}, not str")
         try:

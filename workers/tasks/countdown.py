@@ -1,0 +1,422 @@
+"""Countdown: reach a target from a few small numbers with + - * and parentheses.
+
+Prompt      ``"Numbers: 3 5 7 Target: 22\\n"``
+Completion  ``"3*5+7=22"`` — an expression, then ``=`` and the target.
+
+Rules (what the grader accepts):
+- every number given may be used AT MOST once (a number given twice may be used twice); numbers
+  not given, multi-digit concatenations of given digits, and numbers with leading zeros are
+  refused;
+- operators ``+ - *`` and parentheses only (no ``/``, no ``**``, no unary minus); spaces are
+  ignored; intermediate values may be negative;
+- the trailing ``=N`` is optional, but when present N must be the target (self-consistency);
+- the whole completion (stripped of surrounding whitespace) must be the answer: no extra text.
+
+Grades: ``correct`` when the expression evaluates to the target.  A completion that breaks the
+rules is incorrect, with ``reason`` saying why (syntax, disallowed character, number not
+available or used twice, too long, ...); ``error`` stays None (the grader never fails on input).
+
+Tiers (``difficulty``), numbers drawn uniformly from 1-9 (repeats allowed), target = the value of
+a random expression tree over k of them (subtractions ordered so no intermediate is negative):
+
+=======  =======  =========  ==========
+tier     numbers  k used     target
+=======  =======  =========  ==========
+easy     3        2 or 3     1-99
+medium   4        3 or 4     10-99
+hard     5        4 or 5     100-999
+=======  =======  =========  ==========
+
+Targets equal to one of the numbers are excluded.  Every problem is solvable by construction,
+and most have several solutions: ``meta["n_solutions"]`` counts expression trees over the
+given numbers that reach the target (up to commutativity of + and *, non-negative
+intermediates — a lower bound on what the grader accepts), ``meta["min_numbers"]`` is the fewest
+numbers any solution needs.  Training pairs use a freshly drawn random solution each time, so
+the model sees a distribution over answers, not one canonical answer per problem.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+from .base import Grade, Problem, Task, in_test_bucket, make_problem_id, read_jsonl
+
+NAME = "countdown"
+VERSION = "countdown-v1"
+DATA_FILE = Path(__file__).with_name("data") / f"{VERSION}-test.jsonl"
+TEST_PER_TIER = 200
+TEST_BUCKET_PER_MILLE = 100  # 10% of all problems are reserved for the test split
+
+MAX_COMPLETION_CHARS = 120
+MAX_NUMBER_DIGITS = 4
+MAX_PAREN_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Tier:
+    n_numbers: int
+    k_used: tuple[int, ...]
+    target_range: tuple[int, int]
+    number_range: tuple[int, int] = (1, 9)
+
+
+TIERS: dict[str, Tier] = {
+    "easy": Tier(3, (2, 3), (1, 99)),
+    "medium": Tier(4, (3, 4), (10, 99)),
+    "hard": Tier(5, (4, 5), (100, 999)),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting
+# ---------------------------------------------------------------------------------------------
+def format_prompt(numbers: Sequence[int], target: int) -> str:
+    return f"Numbers: {' '.join(str(n) for n in numbers)} Target: {target}\n"
+
+
+def canonical(numbers: Sequence[int], target: int) -> str:
+    """Problem identity: the multiset of numbers and the target (order in the prompt is not part
+    of the problem)."""
+    return f"{','.join(str(n) for n in sorted(numbers))}|{target}"
+
+
+_PREC = {"+": 1, "-": 1, "*": 2}
+
+
+def _combine(left: tuple[int, str, int], right: tuple[int, str, int], op: str) -> tuple[int, str, int]:
+    """(value, text, precedence) of ``left op right`` with minimal parentheses."""
+    lv, ls, lp = left
+    rv, rs, rp = right
+    p = _PREC[op]
+    if lp < p:
+        ls = f"({ls})"
+    if rp < p or (op == "-" and rp == 1):
+        rs = f"({rs})"
+    value = lv + rv if op == "+" else lv - rv if op == "-" else lv * rv
+    return value, f"{ls}{op}{rs}", p
+
+
+def random_expression(numbers: Sequence[int], rng: random.Random) -> tuple[int, str]:
+    """A random expression tree using each of ``numbers`` exactly once, in the given order
+    (shuffle first if wanted).  Subtractions are oriented so no intermediate is negative."""
+    def build(nums: Sequence[int]) -> tuple[int, str, int]:
+        if len(nums) == 1:
+            return nums[0], str(nums[0]), 3
+        split = rng.randrange(1, len(nums))
+        left, right = build(nums[:split]), build(nums[split:])
+        op = "+-*"[rng.randrange(3)]
+        if op == "-" and left[0] < right[0]:
+            left, right = right, left
+        return _combine(left, right, op)
+
+    value, text, _ = build(list(numbers))
+    return value, text
+
+
+# ---------------------------------------------------------------------------------------------
+# generation
+# ---------------------------------------------------------------------------------------------
+def _draw(tier: Tier, rng: random.Random) -> tuple[list[int], int, str]:
+    """One (numbers, target, solution expression) for a tier, by rejection."""
+    lo_n, hi_n = tier.number_range
+    lo_t, hi_t = tier.target_range
+    while True:
+        numbers = [rng.randint(lo_n, hi_n) for _ in range(tier.n_numbers)]
+        k = tier.k_used[rng.randrange(len(tier.k_used))]
+        used = rng.sample(numbers, k)
+        value, expr = random_expression(used, rng)
+        if lo_t <= value <= hi_t and value not in numbers:
+            return numbers, value, expr
+
+
+def _make_problem(tier_name: str, numbers: list[int], target: int, expr: str,
+                  stats: bool = True) -> Problem:
+    canon = canonical(numbers, target)
+    meta: dict = {"numbers": list(numbers), "target": target, "completion": f"{expr}={target}"}
+    if stats:
+        n_sol, min_numbers = solution_stats(numbers, target)
+        meta["n_solutions"] = n_sol
+        meta["min_numbers"] = min_numbers
+    return Problem(
+        problem_id=make_problem_id(NAME, canon),
+        prompt=format_prompt(numbers, target),
+        reference=f"{expr}={target}",
+        difficulty=tier_name,
+        meta=meta,
+    )
+
+
+def generate_test_set(per_tier: int = TEST_PER_TIER, version: str = VERSION,
+                      tiers: Optional[Sequence[str]] = None) -> list[Problem]:
+    """The fixed test set: ``per_tier`` problems from the test bucket for each tier, interleaved
+    (easy, medium, hard, easy, ...) so any prefix is balanced across tiers.  Deterministic."""
+    tiers = list(tiers or TIERS)
+    per: dict[str, list[Problem]] = {}
+    for tname in tiers:
+        rng = random.Random(f"{version}/test/{tname}")
+        seen: set[str] = set()
+        out: list[Problem] = []
+        while len(out) < per_tier:
+            numbers, target, expr = _draw(TIERS[tname], rng)
+            canon = canonical(numbers, target)
+            if canon in seen or not in_test_bucket(NAME, canon, TEST_BUCKET_PER_MILLE):
+                continue
+            seen.add(canon)
+            out.append(_make_problem(tname, numbers, target, expr))
+        per[tname] = out
+    return [per[t][i] for i in range(per_tier) for t in tiers]
+
+
+def generate_train(n: int, seed: int, difficulty: Union[None, str, Sequence[str]] = None,
+                   ) -> list[tuple[str, list[int], int, str]]:
+    """``n`` training draws (tier, numbers, target, expression) outside the test bucket."""
+    tiers = _tier_list(difficulty)
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        tname = tiers[rng.randrange(len(tiers))]
+        numbers, target, expr = _draw(TIERS[tname], rng)
+        if in_test_bucket(NAME, canonical(numbers, target), TEST_BUCKET_PER_MILLE):
+            continue
+        out.append((tname, numbers, target, expr))
+    return out
+
+
+def _tier_list(difficulty: Union[None, str, Sequence[str]]) -> list[str]:
+    if difficulty is None:
+        return list(TIERS)
+    tiers = [difficulty] if isinstance(difficulty, str) else list(difficulty)
+    bad = [t for t in tiers if t not in TIERS]
+    if bad or not tiers:
+        raise ValueError(f"countdown: unknown difficulty {bad or tiers!r}; known: {', '.join(TIERS)}")
+    return tiers
+
+
+def solution_stats(numbers: Sequence[int], target: int) -> tuple[int, int]:
+    """(number of expression trees reaching ``target``, fewest numbers used by one).
+
+    Trees use each given number at most once, + - *, non-negative intermediates, and are
+    counted up to commutativity of + and * (a number given twice counts as two numbers)."""
+    n = len(numbers)
+    vals: list[dict[int, int]] = [dict() for _ in range(1 << n)]
+    for i, x in enumerate(numbers):
+        vals[1 << i] = {x: 1}
+    masks = sorted(range(1, 1 << n), key=lambda m: bin(m).count("1"))
+    for mask in masks:
+        if mask & (mask - 1) == 0:
+            continue
+        acc: dict[int, int] = defaultdict(int)
+        a = (mask - 1) & mask
+        while a:
+            b = mask ^ a
+            if a < b:
+                for va, ca in vals[a].items():
+                    for vb, cb in vals[b].items():
+                        c = ca * cb
+                        acc[va + vb] += c
+                        acc[va * vb] += c
+                        if va >= vb:
+                            acc[va - vb] += c
+                        else:
+                            acc[vb - va] += c
+            a = (a - 1) & mask
+        vals[mask] = dict(acc)
+    total, fewest = 0, 0
+    for mask in masks:
+        c = vals[mask].get(target, 0)
+        if c:
+            total += c
+            k = bin(mask).count("1")
+            fewest = k if not fewest else min(fewest, k)
+    return total, fewest
+
+
+# ---------------------------------------------------------------------------------------------
+# safe evaluation (a recursive-descent parser over a whitelisted token set; never eval)
+# ---------------------------------------------------------------------------------------------
+class Refused(ValueError):
+    """The completion is not a well-formed countdown answer."""
+
+
+_DIGITS = frozenset("0123456789")
+_ALLOWED = _DIGITS | set("+-*()= ")
+
+
+def tokenize(expr: str) -> list[str]:
+    tokens: list[str] = []
+    i, n = 0, len(expr)
+    while i < n:
+        ch = expr[i]
+        if ch == " ":
+            i += 1
+        elif ch in _DIGITS:
+            j = i
+            while j < n and expr[j] in _DIGITS:
+                j += 1
+            lit = expr[i:j]
+            if len(lit) > MAX_NUMBER_DIGITS:
+                raise Refused(f"number too long: {lit[:12]}")
+            if len(lit) > 1 and lit[0] == "0":
+                raise Refused(f"number with a leading zero: {lit}")
+            tokens.append(lit)
+            i = j
+        elif ch in "+-*()":
+            if ch == "*" and i + 1 < n and expr[i + 1] == "*":
+                raise Refused("exponentiation (**) is not allowed")
+            tokens.append(ch)
+            i += 1
+        else:
+            raise Refused(f"character {ch!r} is not allowed")
+    return tokens
+
+
+class _Parser:
+    """expr := term (('+'|'-') term)* ; term := factor ('*' factor)* ;
+    factor := NUMBER | '(' expr ')'"""
+
+    def __init__(self, tokens: list[str]):
+        self.toks = tokens
+        self.i = 0
+        self.depth = 0
+
+    def peek(self) -> Optional[str]:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def parse(self) -> int:
+        if not self.toks:
+            raise Refused("empty expression")
+        value = self.expr()
+        if self.i != len(self.toks):
+            raise Refused(f"unexpected {self.toks[self.i]!r} at token {self.i + 1}")
+        return value
+
+    def expr(self) -> int:
+        value = self.term()
+        while self.peek() in ("+", "-"):
+            op = self.toks[self.i]
+            self.i += 1
+            rhs = self.term()
+            value = value + rhs if op == "+" else value - rhs
+        return value
+
+    def term(self) -> int:
+        value = self.factor()
+        while self.peek() == "*":
+            self.i += 1
+            value *= self.factor()
+        return value
+
+    def factor(self) -> int:
+        tok = self.peek()
+        if tok is None:
+            raise Refused("expression ends too early")
+        if tok == "(":
+            self.depth += 1
+            if self.depth > MAX_PAREN_DEPTH:
+                raise Refused("parentheses nested too deeply")
+            self.i += 1
+            value = self.expr()
+            if self.peek() != ")":
+                raise Refused("unbalanced parentheses")
+            self.i += 1
+            self.depth -= 1
+            return value
+        if tok.isdigit():
+            self.i += 1
+            return int(tok)
+        raise Refused(f"unexpected {tok!r} at token {self.i + 1}")
+
+
+def evaluate(expr: str, numbers: Sequence[int]) -> int:
+    """Value of ``expr`` if it is a legal countdown expression over ``numbers`` (each at most
+    once); raises ``Refused`` otherwise.  Bounded work: length, digits and nesting are capped and
+    the number multiset is checked before evaluating."""
+    if len(expr) > MAX_COMPLETION_CHARS:
+        raise Refused(f"expression longer than {MAX_COMPLETION_CHARS} characters")
+    tokens = tokenize(expr)
+    used = Counter(int(t) for t in tokens if t.isdigit())
+    have = Counter(numbers)
+    for num, cnt in sorted(used.items()):
+        if num not in have:
+            raise Refused(f"number {num} is not among the given numbers")
+        if cnt > have[num]:
+            raise Refused(f"number {num} used {cnt} times but given {have[num]} time(s)")
+    return _Parser(tokens).parse()
+
+
+def grade_countdown(numbers: Sequence[int], target: int, completion: str) -> Grade:
+    text = completion.strip()
+    if not text:
+        return Grade(False, None, None, "empty completion")
+    if len(text) > MAX_COMPLETION_CHARS:
+        return Grade(False, None, None, f"completion longer than {MAX_COMPLETION_CHARS} characters")
+    bad = next((c for c in text if c not in _ALLOWED), None)
+    if bad is not None:
+        what = "a line break" if bad in "\r\n" else repr(bad)
+        return Grade(False, None, None, f"character {what} is not allowed in an answer")
+    if text.count("=") > 1:
+        return Grade(False, None, None, "more than one '='")
+    expr, eq, stated = text.partition("=")
+    expr = expr.strip()
+    stated = stated.strip()
+    if eq:
+        if not stated or not set(stated) <= _DIGITS:
+            return Grade(False, expr or None, None, "'=' must be followed by the target number")
+    try:
+        value = evaluate(expr, numbers)
+    except Refused as e:
+        return Grade(False, expr or None, None, str(e))
+    except RecursionError:
+        return Grade(False, expr, None, "expression nested too deeply")
+    if eq and int(stated) != target:
+        return Grade(False, expr, None, f"states ={stated} but the target is {target}")
+    if value != target:
+        return Grade(False, expr, None, f"evaluates to {value}, not {target}")
+    return Grade(True, expr, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# the task
+# ---------------------------------------------------------------------------------------------
+class CountdownTask(Task):
+    name = NAME
+    version = VERSION
+    gen_length = 24
+    block_length = 8
+    tiers = tuple(TIERS)
+    charset = "".join(sorted(set("Numbers: Target:\n0123456789+-*()=")))
+
+    def __init__(self, split: str = "test", path: Optional[str] = None, n: int = 600,
+                 seed: int = 0, difficulty: Union[None, str, Sequence[str]] = None):
+        if split == "test":
+            problems = read_jsonl(path or DATA_FILE)
+            if difficulty is not None:
+                keep = set(_tier_list(difficulty))
+                problems = [p for p in problems if p.difficulty in keep]
+        elif split == "train":
+            seen: set[str] = set()
+            problems = []
+            for tname, numbers, target, expr in generate_train(4 * n + 100, seed, difficulty):
+                p = _make_problem(tname, numbers, target, expr)
+                if p.problem_id not in seen:
+                    seen.add(p.problem_id)
+                    problems.append(p)
+                if len(problems) == n:
+                    break
+        else:
+            raise ValueError(f"countdown: unknown split {split!r}; known: test, train")
+        super().__init__(problems, split)
+
+    def _grade(self, problem: Problem, completion: str) -> Grade:
+        meta = problem.meta
+        return grade_countdown(meta["numbers"], int(meta["target"]), completion)
+
+    def train_examples(self, n: int, seed: int,
+                       difficulty: Union[None, str, Sequence[str]] = None) -> list[tuple[str, str]]:
+        """``n`` (prompt, completion) pairs, none from the test bucket; tiers drawn uniformly
+        (or only ``difficulty``); each completion is a freshly drawn random solution."""
+        return [(format_prompt(numbers, target), f"{expr}={target}")
+                for _, numbers, target, expr in generate_train(n, seed, difficulty)]
