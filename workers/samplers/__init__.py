@@ -13,6 +13,7 @@ from workers.samplers.base import Commit, Sampler, SamplerOutput, Step, Trace
 from workers.samplers.confidence import ConfidenceSampler
 from workers.samplers.eb import EBSampler
 from workers.samplers.entropy import EntropySampler
+from workers.samplers.ete import ETESampler
 from workers.samplers.factor import FactorSampler
 from workers.samplers.left_to_right import LeftToRightSampler
 from workers.samplers.imh import IMHSampler
@@ -25,7 +26,7 @@ SAMPLERS: dict[str, type[Sampler]] = {
     cls.name: cls
     for cls in (RandomSampler, ConfidenceSampler, EntropySampler, MarginSampler,
                 LeftToRightSampler, ThresholdSampler, FactorSampler, EBSampler, MEDSampler,
-                IMHSampler)
+                IMHSampler, ETESampler)
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Optional, Sequence
+from typing import Any, Callable, ClassVar, Optional, Sequence, Union
 
 import torch
 
@@ -60,6 +60,9 @@ class Commit:
     # [A, G, V] serve as the next step's forward for rows where ``next_valid`` is True.
     next_logits: Optional[torch.Tensor] = None
     next_valid: Optional[torch.Tensor] = None
+    # log p of each committed token under the state it was decided from, when that is not this
+    # step's forward (ETE commits exploitation tokens on a hypothesis' marginals).
+    logp: Optional[torch.Tensor] = None
 
 
 @dataclass
@@ -69,6 +72,8 @@ class Step:
     logits: torch.Tensor          # [A, W, V] window logits (float32/64); the mask token is -inf
     eligible: torch.Tensor        # [A, W] bool: still-masked positions inside the window
     window_start: torch.Tensor    # [A] offset of the window in the generated region
+    window_end: torch.Tensor      # [A] end (exclusive) of each row's eligible span
+    block_length: int
     temperature: float
     x: torch.Tensor               # [A, L] current sequences (prompt + generated region)
     gen_start: int                # generated region is x[:, gen_start:]
@@ -77,8 +82,12 @@ class Step:
     _rand: Callable[[int], torch.Tensor]
     _lookahead: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-    def rand(self, n: int) -> torch.Tensor:
-        """[A, n] uniforms, row a drawn from sample a's own generator."""
+    def rand(self, n: Union[int, Sequence[int]]) -> torch.Tensor:
+        """[A, n] uniforms, row a drawn from sample a's own generator.
+
+        ``n`` may be a per-row list (a row's count must depend only on that sample's own state);
+        rows are then right-padded with ones to the longest.
+        """
         return self._rand(n)
 
     def lookahead(self, xs: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
@@ -112,11 +121,44 @@ def check_int(name: str, value: Any, *, low: int = 1) -> int:
     return int(value)
 
 
+def build_canvas(model: Any, prompts: Sequence[Sequence[int]], gen_length: int
+                 ) -> tuple[torch.Tensor, torch.Tensor, bool, int]:
+    """Left-pad prompts and append ``gen_length`` mask tokens.
+
+    Returns (x [B, P+G], attention_mask [B, P+G], ragged, P): prompts are right-aligned so the
+    generated region is x[:, P:] for every row; ``ragged`` says whether padding was needed (then
+    the model must accept ``attention_mask``).  Bad prompts raise a one-line ValueError.
+    """
+    if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
+        raise ValueError("prompts must be a non-empty list of 1-D token sequences")
+    rows = [torch.as_tensor(p, dtype=torch.long).flatten().cpu() for p in prompts]
+    for i, p in enumerate(rows):
+        if p.numel() == 0:
+            raise ValueError(f"prompt {i} is empty")
+        if int(p.min()) < 0 or int(p.max()) >= model.vocab_size:
+            raise ValueError(f"prompt {i} has token ids outside [0, {model.vocab_size})")
+        if bool((p == model.mask_id).any()):
+            raise ValueError(f"prompt {i} contains the mask token {model.mask_id}")
+    ragged = len({p.numel() for p in rows}) > 1
+    if ragged and not accepts_attention_mask(model):
+        raise ValueError("prompts of different lengths need model.logits(x, attention_mask=...)")
+    B, P = len(rows), max(p.numel() for p in rows)
+    x = torch.full((B, P + gen_length), pad_id_of(model), dtype=torch.long)
+    attn = torch.zeros(B, P + gen_length, dtype=torch.long)
+    for b, p in enumerate(rows):
+        x[b, P - p.numel():P] = p
+        attn[b, P - p.numel():] = 1
+    x[:, P:] = model.mask_id
+    device = model_device(model)
+    return x.to(device), attn.to(device), ragged, P
+
+
 class Sampler:
     """Base class: subclasses set ``name``, validate their parameters, implement ``select``."""
 
     name: ClassVar[str] = ""
     tracks_rounds: ClassVar[bool] = False   # record exploit/explore rounds and bits
+    own_round_accounting: ClassVar[bool] = False  # the sampler fills exploit/explore itself (ETE)
 
     def __init__(self, temperature: float = 1.0, **params: Any) -> None:
         self._params: dict[str, Any] = {"temperature": check_float("temperature", temperature), **params}
@@ -148,32 +190,11 @@ class Sampler:
         block_length = gen_length if block_length is None else check_int("block_length", block_length)
         if gen_length % block_length:
             raise ValueError(f"block_length {block_length} does not divide gen_length {gen_length}")
-        if not isinstance(prompts, (list, tuple)) or len(prompts) == 0:
-            raise ValueError("prompts must be a non-empty list of 1-D token sequences")
         seeds = list(range(len(prompts))) if seeds is None else list(seeds)
-        if len(seeds) != len(prompts):
+        if isinstance(prompts, (list, tuple)) and len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
-        rows = [torch.as_tensor(p, dtype=torch.long).flatten().cpu() for p in prompts]
-        for i, p in enumerate(rows):
-            if p.numel() == 0:
-                raise ValueError(f"prompt {i} is empty")
-            if int(p.min()) < 0 or int(p.max()) >= model.vocab_size:
-                raise ValueError(f"prompt {i} has token ids outside [0, {model.vocab_size})")
-            if bool((p == model.mask_id).any()):
-                raise ValueError(f"prompt {i} contains the mask token {model.mask_id}")
-        ragged = len({p.numel() for p in rows}) > 1
-        if ragged and not accepts_attention_mask(model):
-            raise ValueError("prompts of different lengths need model.logits(x, attention_mask=...)")
-
-        device = model_device(model)
-        B, P, G = len(rows), max(p.numel() for p in rows), gen_length
-        x = torch.full((B, P + G), pad_id_of(model), dtype=torch.long)
-        attn = torch.zeros(B, P + G, dtype=torch.long)
-        for b, p in enumerate(rows):
-            x[b, P - p.numel():P] = p
-            attn[b, P - p.numel():] = 1
-        x[:, P:] = model.mask_id
-        x, attn = x.to(device), attn.to(device)
+        x, attn, ragged, P = build_canvas(model, prompts, gen_length)
+        device, B, G = x.device, x.shape[0], gen_length
         masked = torch.ones(B, G, dtype=torch.bool, device=device)
         gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         traces = [Trace(commit_step=[-1] * G) for _ in range(B)]
@@ -213,14 +234,20 @@ class Sampler:
                 act_traces[a].forward_rows += 1
             V = logits.shape[-1]
             m = masked[active]
-            start = (m.int().argmax(1) // block_length) * block_length
-            idx = start[:, None] + torch.arange(block_length, device=device)
+            start, end = self.window_bounds(m, act_traces, block_length)
+            width = int((end - start).max())
+            idx = (start[:, None] + torch.arange(width, device=device)).clamp_max(G - 1)
             window = logits.gather(1, idx[..., None].expand(-1, -1, V)).clone()
             window[..., model.mask_id] = NEG_INF
-            eligible = m.gather(1, idx)
+            eligible = m.gather(1, idx) & (start[:, None] + torch.arange(width, device=device) < end[:, None])
 
-            def rand(n: int, _act: list[int] = act_list) -> torch.Tensor:
-                return torch.stack([torch.rand(n, generator=gens[b], device=device) for b in _act])
+            def rand(n: Union[int, Sequence[int]], _act: list[int] = act_list) -> torch.Tensor:
+                if isinstance(n, int):
+                    return torch.stack([torch.rand(n, generator=gens[b], device=device) for b in _act])
+                out = torch.ones(len(_act), max(n), device=device)
+                for a, (b, k) in enumerate(zip(_act, n)):
+                    out[a, :k] = torch.rand(int(k), generator=gens[b], device=device)
+                return out
 
             def lookahead(xs: torch.Tensor, owners: torch.Tensor,
                           _active: torch.Tensor = active, _tr: list[Trace] = act_traces) -> torch.Tensor:
@@ -228,13 +255,14 @@ class Sampler:
                     _tr[o].forward_rows += 1
                 return forward(xs, owners, _active)
 
-            step = Step(window, eligible, start, self.temperature, x[active], P, int(model.mask_id), act_traces,
+            step = Step(window, eligible, start, end, block_length, self.temperature, x[active], P, int(model.mask_id), act_traces,
                         rand, lookahead)
             c = self.select(step)
             commit = c.mask & eligible
             if not bool(commit.any(1).all()):
                 raise RuntimeError(f"sampler {self.name!r} committed nothing for some sample")
-            logp = torch.log_softmax(window, -1).gather(-1, c.tokens.clamp_min(0)[..., None]).squeeze(-1)
+            logp = c.logp if c.logp is not None else (
+                torch.log_softmax(window, -1).gather(-1, c.tokens.clamp_min(0)[..., None]).squeeze(-1))
             step_bits = (-torch.where(commit, logp, torch.zeros_like(logp)).sum(1) / LN2).tolist()
 
             r, w = commit.nonzero(as_tuple=True)
@@ -242,7 +270,8 @@ class Sampler:
             x[active[r], P + gpos] = c.tokens[r, w]
             masked[active[r], gpos] = False
 
-            forced = c.forced.tolist() if (self.tracks_rounds and c.forced is not None) else None
+            forced = (c.forced.tolist() if (self.tracks_rounds and c.forced is not None
+                                            and not self.own_round_accounting) else None)
             committed: list[list[int]] = [[] for _ in range(A)]
             for a, g in zip(r.tolist(), gpos.tolist()):
                 committed[a].append(g)
@@ -256,6 +285,9 @@ class Sampler:
                     tr.order.append(g)
                     tr.commit_step[g] = step_idx
                 if forced is not None:
+                    # (tokens, nats, forced) per round: what the bits-to-rounds check reads
+                    tr.extra.setdefault("rounds", []).append(
+                        (len(committed[a]), step_bits[a] * LN2, bool(forced[a])))
                     if forced[a]:
                         tr.explore_rounds += 1
                         tr.explore_bits += step_bits[a]
@@ -274,6 +306,15 @@ class Sampler:
                 tr.tokens = G
             self.finish_trace(tr)
         return SamplerOutput(tokens=tokens, traces=traces)
+
+    def window_bounds(self, masked: torch.Tensor, traces: list[Trace],
+                      block_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eligible span [start, end) of each active sample's generated region.
+
+        Default (block semi-AR): the first block that still has masked positions.
+        """
+        start = (masked.int().argmax(1) // block_length) * block_length
+        return start, start + block_length
 
     def finish_trace(self, trace: Trace) -> None:
         """Hook for samplers that summarise per-step diagnostics at the end."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from workers.samplers.base import Commit, Sampler, Step, check_float
+from workers.bounds import bound_holds
+from workers.samplers.base import Commit, Sampler, Step, Trace, check_float
 from workers.samplers.functional import NEG_INF, probs, sample_tokens, top_k_mask
 
 
@@ -31,3 +32,7 @@ class FactorSampler(Sampler):
         ok = ((n + 1) * (1 - c_sorted) < self.factor) & (n <= step.eligible.sum(1, keepdim=True))
         k = ok.long().cumprod(-1).sum(-1)                      # longest passing prefix
         return Commit(top_k_mask(conf, step.eligible, k.clamp_min(1)), tokens, forced=k == 0)
+
+    def finish_trace(self, trace: Trace) -> None:
+        """Record whether this sample obeys the bits-to-rounds bound (002 Thm 3.2)."""
+        trace.extra["bound_ok"] = bound_holds(trace.extra.get("rounds", []), self.factor)
