@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Sequence, Union
 
 import torch
 
 from workers.denoiser import accepts_attention_mask, check_denoiser, model_device, pad_id_of
 from workers.samplers.functional import NEG_INF
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workers.samplers.infilling import EarlyExit
 
 LN2 = math.log(2.0)
 
@@ -194,8 +197,21 @@ class Sampler:
         if isinstance(prompts, (list, tuple)) and len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
         x, attn, ragged, P = build_canvas(model, prompts, gen_length)
-        device, B, G = x.device, x.shape[0], gen_length
-        masked = torch.ones(B, G, dtype=torch.bool, device=device)
+        return self.decode(model, x, attn, ragged, P, block_length, seeds)
+
+    def decode(self, model: Any, x: torch.Tensor, attn: torch.Tensor, ragged: bool, P: int,
+               block_length: int, seeds: Sequence[int], stage: Optional[torch.Tensor] = None,
+               early_exit: Optional["EarlyExit"] = None) -> SamplerOutput:
+        """The decoding loop over a prepared canvas (``build_canvas``; templates use it directly).
+
+        ``x[:, P:]`` is the generated region: mask tokens are decoded, anything else is fixed.
+        ``stage`` [B, G] orders groups of positions (e.g. reasoning = 0, answer = 1): a stage is
+        eligible only once every earlier stage is committed.  ``early_exit`` may end a sample
+        before its reasoning is complete (004 §4.1).
+        """
+        device, B, G = x.device, x.shape[0], x.shape[1] - P
+        masked = x[:, P:] == model.mask_id
+        stage = torch.zeros(B, G, dtype=torch.long, device=device) if stage is None else stage.to(device)
         gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         traces = [Trace(commit_step=[-1] * G) for _ in range(B)]
         if self.tracks_rounds:
@@ -232,9 +248,22 @@ class Sampler:
             cache.clear()
             for a in fresh:
                 act_traces[a].forward_rows += 1
+            if early_exit is not None:
+                keep = early_exit.apply(self, model, x, P, masked, stage, active, logits, act_traces, step_idx)
+                if not bool(keep.all()):
+                    active, logits = active[keep], logits[keep]
+                    act_list = active.tolist()
+                    act_traces = [traces[b] for b in act_list]
+                    if active.numel() == 0:
+                        step_idx += 1
+                        continue
+                    A = active.numel()
             V = logits.shape[-1]
-            m = masked[active]
+            m_all, st = masked[active], stage[active]
+            current = torch.where(m_all, st, torch.full_like(st, 1 << 30)).min(1).values
+            m = m_all & (st == current[:, None])
             start, end = self.window_bounds(m, act_traces, block_length)
+            end = end.clamp_max(G)
             width = int((end - start).max())
             idx = (start[:, None] + torch.arange(width, device=device)).clamp_max(G - 1)
             window = logits.gather(1, idx[..., None].expand(-1, -1, V)).clone()
