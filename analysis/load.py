@@ -1,0 +1,224 @@
+"""Find and scan a sweep's Parquet shards (DESIGN §3 row contract).
+
+A sweep directory holds ``*.parquet`` shards anywhere below it.  Writers publish a shard by
+renaming a temporary file (a name starting with ``.`` or ``_`` or ending in ``.tmp``), so those
+are skipped, as are the ``report/`` and ``quarantine/`` folders the tooling keeps next to the
+shards.  Shards written at different times may disagree slightly (a column added later, an
+all-null column stored as Arrow ``null``); their schemas are unified before scanning.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+__all__ = [
+    "CONTRACT",
+    "REQUIRED",
+    "SweepDataError",
+    "find_shards",
+    "resolve_path",
+    "load_samples",
+    "as_lazy",
+    "require_columns",
+]
+
+
+class SweepDataError(ValueError):
+    """Malformed or missing sweep data; the message is always one line."""
+
+
+# Column → dtype of the DESIGN §3 contract.  Used to give all-null columns their real type and
+# by ``analysis.synthetic`` to build rows; extra columns are allowed and kept as they are.
+CONTRACT: dict[str, pl.DataType] = {
+    "job_id": pl.String(),
+    "sweep": pl.String(),
+    "model": pl.String(),
+    "task": pl.String(),
+    "problem_id": pl.String(),
+    "difficulty": pl.String(),
+    "sampler": pl.String(),
+    "params": pl.String(),
+    "alpha": pl.Float64(),
+    "temperature": pl.Float64(),
+    "threshold": pl.Float64(),
+    "factor": pl.Float64(),
+    "lam": pl.Float64(),
+    "gamma": pl.Float64(),
+    "chain_length": pl.Int64(),
+    "gen_length": pl.Int64(),
+    "block_length": pl.Int64(),
+    "seed": pl.Int64(),
+    "completion": pl.String(),
+    "extracted": pl.String(),
+    "correct": pl.Boolean(),
+    "error": pl.String(),
+    "nfe": pl.Int64(),
+    "forward_rows": pl.Int64(),
+    "tokens": pl.Int64(),
+    "bits": pl.Float64(),
+    "exploit_rounds": pl.Int64(),
+    "explore_rounds": pl.Int64(),
+    "exploit_bits": pl.Float64(),
+    "explore_bits": pl.Float64(),
+    "acceptance_rate": pl.Float64(),
+    "exit_step": pl.Int64(),
+    "wall_s": pl.Float64(),
+    "worker": pl.String(),
+    "code_version": pl.String(),
+    "created_at": pl.Datetime("us", "UTC"),
+}
+
+# The least every analysis needs: which problem, which sampler, was it right.
+REQUIRED: tuple[str, ...] = ("problem_id", "sampler", "correct")
+
+IGNORED_DIRS = frozenset({"report", "quarantine"})
+
+
+def _is_temporary(name: str) -> bool:
+    return name.startswith((".", "_")) or name.endswith(".tmp")
+
+
+def resolve_path(path: str | os.PathLike, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, path on it) for a local path, a URI, or a path on an explicit filesystem."""
+    if filesystem is not None:
+        return filesystem, str(path)
+    text = os.fspath(path)
+    if "://" in text:
+        fs, root = pafs.FileSystem.from_uri(text)
+        return fs, root
+    return pafs.LocalFileSystem(), str(Path(text).expanduser().resolve())
+
+
+def find_shards(
+    path: str | os.PathLike, filesystem: pafs.FileSystem | None = None
+) -> tuple[pafs.FileSystem, list[str]]:
+    """The finished shards under ``path`` (a directory, a single file, or a filesystem URI).
+
+    Returns the pyarrow filesystem and the sorted shard paths on it.  Temporaries, hidden or
+    ``_``-prefixed folders and the top-level ``report/`` and ``quarantine/`` folders are skipped.
+    """
+    fs, root = resolve_path(path, filesystem)
+    info = fs.get_file_info(root)
+    if info.type == pafs.FileType.NotFound:
+        raise SweepDataError(f"sweep path not found: {path}")
+    if info.type == pafs.FileType.File:
+        return fs, [root]
+    root = root.rstrip("/")
+    shards = []
+    for entry in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
+        if entry.type != pafs.FileType.File or not entry.path.endswith(".parquet"):
+            continue
+        parts = entry.path[len(root):].strip("/").split("/")
+        if parts[0] in IGNORED_DIRS and len(parts) > 1:
+            continue
+        if any(_is_temporary(p) for p in parts):
+            continue
+        shards.append(entry.path)
+    if not shards:
+        raise SweepDataError(f"no Parquet shards under {path}")
+    return fs, sorted(shards)
+
+
+def _unified_schema(fs: pafs.FileSystem, shards: Sequence[str]) -> pa.Schema:
+    schemas = []
+    for shard in shards:
+        try:
+            schemas.append(pq.read_schema(shard, filesystem=fs))
+        except (pa.ArrowInvalid, OSError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SweepDataError(f"unreadable shard {shard}: {first}") from None
+    try:
+        # "permissive" lets an all-null column (Arrow null) or an int32 column meet its wider kin.
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise SweepDataError(f"shards under one sweep have incompatible schemas: {first}") from None
+
+
+def require_columns(frame: pl.LazyFrame | pl.DataFrame | pl.Schema | Iterable[str],
+                    columns: Iterable[str], what: str) -> None:
+    """Raise a one-line :class:`SweepDataError` naming the columns ``what`` needs but lacks."""
+    if isinstance(frame, pl.LazyFrame):
+        have = set(frame.collect_schema().names())
+    elif isinstance(frame, pl.DataFrame):
+        have = set(frame.columns)
+    else:
+        have = set(frame)
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise SweepDataError(
+            f"{what} needs column(s) {', '.join(missing)}; the data has {', '.join(sorted(have)) or 'none'}"
+        )
+
+
+def check_correct(schema: pl.Schema) -> None:
+    """``correct`` must be Boolean: a 0/1 or string column is a writer bug, not data to guess at."""
+    dtype = schema.get("correct")
+    if dtype is not None and dtype != pl.Boolean and dtype != pl.Null:
+        raise SweepDataError(f"column 'correct' must be Boolean, got {dtype}")
+
+
+def _normalise(lf: pl.LazyFrame) -> pl.LazyFrame:
+    schema = lf.collect_schema()
+    fixes = [pl.col(c).cast(CONTRACT[c]) for c, t in schema.items() if t == pl.Null and c in CONTRACT]
+    return lf.with_columns(fixes) if fixes else lf
+
+
+def as_lazy(samples: pl.LazyFrame | pl.DataFrame | str | os.PathLike) -> pl.LazyFrame:
+    """Accept a LazyFrame, a DataFrame or a sweep path and return a validated LazyFrame."""
+    if isinstance(samples, pl.LazyFrame):
+        lf = samples
+    elif isinstance(samples, pl.DataFrame):
+        lf = samples.lazy()
+    elif isinstance(samples, (str, os.PathLike)):
+        return load_samples(samples)
+    else:
+        raise TypeError(f"expected a Polars DataFrame/LazyFrame or a sweep path, got {type(samples).__name__}")
+    check_correct(lf.collect_schema())
+    return _normalise(lf)
+
+
+def load_samples(
+    path: str | os.PathLike,
+    *,
+    required: Sequence[str] = REQUIRED,
+    filesystem: pafs.FileSystem | None = None,
+    dedupe: bool = False,
+) -> pl.LazyFrame:
+    """Lazily scan every finished shard of a sweep (DESIGN §3).
+
+    ``path`` is a local directory/file or a URI that ``pyarrow.fs.FileSystem.from_uri``
+    understands (``file://``, ``s3://``, ``gs://``, …); or pass ``filesystem`` explicitly.
+    ``dedupe=True`` keeps one row per ``job_id`` (a job re-run after a crash between writing its
+    shard and being acknowledged appears twice).  Raises :class:`SweepDataError` (a
+    ``ValueError``) when there are no shards, a required column is missing, or ``correct`` is
+    not Boolean.
+    """
+    fs, shards = find_shards(path, filesystem)
+    arrow_schema = _unified_schema(fs, shards)
+    schema = pl.Schema(pl.from_arrow(arrow_schema.empty_table()).schema)
+    require_columns(schema, required, f"sweep {path}")
+    check_correct(schema)
+    if isinstance(fs, pafs.LocalFileSystem):
+        # Polars' native reader is much faster than going through a pyarrow dataset.
+        lf = pl.scan_parquet(
+            shards,
+            schema=schema,
+            glob=False,
+            missing_columns="insert",
+            cast_options=pl.ScanCastOptions(integer_cast="upcast", float_cast="upcast"),
+        )
+    else:
+        dataset = pads.dataset(shards, filesystem=fs, schema=arrow_schema, format="parquet")
+        lf = pl.scan_pyarrow_dataset(dataset)
+    lf = _normalise(lf)
+    if dedupe and "job_id" in schema:
+        lf = lf.unique(subset="job_id", keep="first")
+    return lf

@@ -1,0 +1,118 @@
+"""``python -m analysis.report DIR`` / ``write_report``: files, numbers, and partial sweeps."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from analysis import load_samples, pass_at_k, write_report
+from analysis.synthetic import DEFAULT_CONFIGS, write_sweep
+from analysis_fixtures import outcomes, write_shards
+
+FIGURES = {"passk_curves.png", "frontier.png", "strata.png", "bits_rounds.png", "explore_exploit.png", "cost.png",
+           "acceptance.png", "similarity.png"}
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    sweep = write_sweep(tmp_path_factory.mktemp("sweep"), n_problems=10, n_samples=8, rows_per_shard=700)
+    out = write_report(sweep, n_boot=100)
+    return sweep, out, json.loads((out / "summary.json").read_text())
+
+
+def test_full_sweep_writes_every_section(full_report):
+    sweep, out, summary = full_report
+    assert out == sweep / "report"
+    assert FIGURES <= {p.name for p in out.iterdir()}
+    md = (out / "report.md").read_text()
+    for heading in ("## Overview", "## Pass@k", "## Pareto frontier: Pass@1 vs Pass@8", "## Difficulty-stratified Pass@8",
+                    "## Bits vs rounds", "## Cost", "## Significance", "## IMH acceptance rate", "## Diversity"):
+        assert heading in md
+    assert "Skipped sections" not in md and summary["skipped"] == {}
+    assert set(summary["figures"]) == FIGURES
+
+
+def test_summary_numbers_match_the_api(full_report):
+    sweep, _, summary = full_report
+    assert summary["overview"]["rows"] == 10 * 8 * len(DEFAULT_CONFIGS)
+    assert summary["overview"]["configurations"] == len(DEFAULT_CONFIGS)
+    api = pass_at_k(load_samples(sweep), [1, 8], by=["sampler", "params"])
+    expected = {(r["sampler"], r["params"]): (r["pass@1"], r["pass@8"]) for r in api.iter_rows(named=True)}
+    reported = {(r["sampler"], r["params"]): (r["pass@1"], r["pass@8"]) for r in summary["pass_at_k"]}
+    assert reported.keys() == expected.keys()
+    for key, (p1, p8) in expected.items():
+        assert reported[key] == pytest.approx((p1, p8), abs=1e-12)
+    front = {(r["sampler"], r["params"]): (r["pass@1"], r["pass@8"]) for r in summary["frontier"]["points"]}
+    assert all(front[k] == pytest.approx(v) for k, v in reported.items())
+    # Four factor configurations × 10 problems × 8 samples, all within the bound by construction.
+    assert summary["bound"] == {"checked": 4 * 10 * 8, "violations": 0}
+
+
+def test_partial_sweep_skips_what_does_not_apply(tmp_path):
+    # Only the three required columns and a single sampler, one sample per problem.
+    write_shards(tmp_path, outcomes([("confidence", "p1", 1, 1), ("confidence", "p2", 1, 0)]))
+    out = write_report(tmp_path, n_boot=20)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["pass_at_k"][0]["pass@1"] == 0.5
+    skipped = summary["skipped"]
+    for section in ("Pareto frontier", "Difficulty strata", "Bits vs rounds", "Cost", "Significance",
+                    "IMH acceptance", "Diversity"):
+        assert section in skipped, section
+    md = (out / "report.md").read_text()
+    assert "## Skipped sections" in md and "only one sampler" in md
+    assert {p.name for p in out.iterdir()} == {"report.md", "summary.json"}
+
+
+def test_duplicate_jobs_are_dropped_and_reported(tmp_path):
+    df = outcomes([("confidence", "p1", 2, 1), ("imh", "p1", 2, 2)]).with_columns(job_id=pl.format("{}-{}", "sampler", "seed"))
+    write_shards(tmp_path, df, shards=1)
+    df.slice(0, 1).write_parquet(tmp_path / "shards" / "again.parquet")
+    summary = json.loads((write_report(tmp_path, n_boot=20) / "summary.json").read_text())
+    assert summary["overview"]["duplicate_rows_dropped"] == 1
+    assert summary["overview"]["rows"] == 4
+
+
+def test_command_line_prints_where_the_report_is(tmp_path):
+    write_shards(tmp_path, outcomes([("confidence", "p1", 2, 1), ("margin", "p1", 2, 2)]))
+    uri = tmp_path.as_uri()
+    done = subprocess.run([sys.executable, "-m", "analysis.report", uri, "--n-boot", "20"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"report: {tmp_path / 'report' / 'report.md'}" in done.stdout
+    assert (tmp_path / "report" / "summary.json").exists()
+    assert "RuntimeWarning" not in done.stderr
+
+
+def test_command_line_error_is_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "analysis.report", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "no Parquet shards" in done.stderr
+
+
+def test_two_tasks_get_their_own_frontiers_and_labels(tmp_path):
+    # The same problem ids in two tasks are different problems.
+    df = pl.concat([outcomes([("confidence", "p1", 2, 2), ("imh", "p1", 2, 1)], task="math", difficulty="easy"),
+                    outcomes([("confidence", "p1", 2, 0), ("imh", "p1", 2, 1)], task="code", difficulty="hard")])
+    write_shards(tmp_path, df)
+    summary = json.loads((write_report(tmp_path, n_boot=20) / "summary.json").read_text())
+    assert summary["overview"]["problems"] == 2
+    points = {(r["task"], r["sampler"]): r for r in summary["frontier"]["points"]}
+    assert points["math", "confidence"]["label"] == "math: confidence"
+    assert points["math", "confidence"]["on_frontier"] and points["code", "imh"]["on_frontier"]
+    tiers = {(r["task"], r["tier"], r["label"]): r["pass@2"] for r in summary["strata"]["table"]}
+    assert tiers["math", "easy", "math: imh"] == 1.0 and tiers["code", "hard", "code: confidence"] == 0.0
+
+
+def test_remote_filesystems_get_a_local_report_copied_next_to_the_shards(tmp_path):
+    import pyarrow.fs as pafs
+
+    write_shards(tmp_path / "bucket" / "sw", outcomes([("confidence", "p1", 2, 1), ("imh", "p1", 2, 2)]))
+    # SubTreeFileSystem stands in for s3:// or gs://: anything that is not a LocalFileSystem.
+    fs = pafs.SubTreeFileSystem(str(tmp_path / "bucket"), pafs.LocalFileSystem())
+    out = write_report("sw", out_dir=tmp_path / "local", filesystem=fs, n_boot=10)
+    assert out == tmp_path / "local" and (out / "report.md").exists()
+    assert (tmp_path / "bucket" / "sw" / "report" / "summary.json").exists()
