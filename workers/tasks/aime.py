@@ -1,0 +1,76 @@
+"""AIME 2024 and AIME 2025 (30 problems each; integer answers 0-999).
+
+000 §5 and App. B: LLaDA-8B-Instruct, boxed-answer extraction with symbolic checking, maximum
+generation length 512 (Table 4), block length 32.  Same prompt as MATH-500 (``math_prompt``).
+
+Hub sources (via ``datasets``):
+- ``aime24``: ``HuggingFaceH4/aime_2024`` (split ``train``, the only one; fields id, problem,
+  solution, answer, url, year) — 2024 AIME I and II from the AoPS wiki.
+- ``aime25``: ``opencompass/AIME2025`` (configs ``AIME2025-I`` and ``AIME2025-II``, split
+  ``test``; fields question, answer).
+
+Local data (``path=``): JSONL with ``id``, ``problem`` (or ``question``) and ``answer``.  Answers
+are compared as numbers, so a gold ``"025"`` equals a boxed ``25``; the reference keeps the
+integer without leading zeros.  problem_id: ``aime24-<id>`` when the record has an id, else
+``aime25-I-<n>``/``aime25-II-<n>`` for the two hub configs.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from .base import Problem, make_problem_id
+from .hub import first_present, load_records, require_fields
+from .math500 import BoxedMathTask, check_split, check_timeout, math_prompt
+
+
+def _clean_answer(ans: object) -> str:
+    s = str(ans).strip()
+    return str(int(s)) if re.fullmatch(r"\d+", s) else s
+
+
+class AimeTask(BoxedMathTask):
+    gen_length = 512
+    block_length = 32
+    tiers = ()
+    #: (hub id, [configs], split); None config = the dataset's default
+    hub: tuple[str, tuple[Optional[str], ...], str] = ("", (None,), "test")
+
+    def __init__(self, split: str = "test", path: Optional[str] = None, timeout: Optional[float] = None):
+        check_split(self.name, split)
+        self.grade_timeout = check_timeout(self.name, timeout)
+        hub_id, configs, hub_split = self.hub
+        rows: list[tuple[Optional[str], int, dict]] = []
+        if path is not None:
+            rows = [(None, i, r) for i, r in enumerate(load_records(self.name, hub_id, hub_split, path=path))]
+        else:
+            for cfg in configs:
+                recs = load_records(self.name, hub_id, hub_split, config=cfg)
+                rows += [(cfg, i, r) for i, r in enumerate(recs)]
+        source = str(path) if path is not None else hub_id
+        records = [r for _, _, r in rows]
+        require_fields(self.name, records, ["problem", "answer"], source, {"problem": ["question"]})
+        problems = []
+        for cfg, i, r in rows:
+            text = str(first_present(r, ["problem", "question"]))
+            if r.get("id") is not None:
+                pid = f"{self.name}-{r['id']}"
+            elif cfg is not None:
+                pid = f"{self.name}-{cfg.rsplit('-', 1)[-1]}-{i + 1}"
+            else:
+                pid = make_problem_id(self.name, text)
+            problems.append(Problem(pid, math_prompt(text), _clean_answer(r["answer"]), None,
+                                    {"answer_raw": str(r["answer"]), "url": r.get("url")}))
+        super().__init__(problems, split)
+
+
+class Aime24Task(AimeTask):
+    name = "aime24"
+    version = "aime24-v1"
+    hub = ("HuggingFaceH4/aime_2024", (None,), "train")
+
+
+class Aime25Task(AimeTask):
+    name = "aime25"
+    version = "aime25-v1"
+    hub = ("opencompass/AIME2025", ("AIME2025-I", "AIME2025-II"), "test")
