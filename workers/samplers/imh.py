@@ -48,6 +48,9 @@ class IMHSampler(Sampler):
         super().__init__(temperature=1.0 / alpha, alpha=alpha,
                          chain_length=check_int("chain_length", chain_length),
                          window=window, position=position)
+        # τ = 1/α is implied by α: keep it out of ``params`` so α alone names the knob and
+        # make_sampler("imh", **s.params) round-trips.
+        del self._params["temperature"]
         self.alpha, self.chain_length = alpha, self._params["chain_length"]
         self.window, self.position = window, position
         self.max_rows = check_int("max_rows", max_rows)

@@ -1,0 +1,12 @@
+"""The embedded default model ("tiny"): a small bidirectional masked-diffusion LM trained on the
+project's synthetic tasks (DESIGN.md §7).
+
+- ``model.py``      config + model (transformers ``PretrainedConfig`` / ``PreTrainedModel``,
+                    registered with the Auto classes on import) and the LLaDA-style loss
+- ``tokenizer.py``  the character-level tokenizer (``tokenizers`` library)
+- ``train.py``      ``python -m workers.tinymodel.train``: reproducible CPU training
+- ``checkpoint/``   the committed checkpoint; load it with ``workers.models.load_model("tiny")``
+"""
+from pathlib import Path
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoint"

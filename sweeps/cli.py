@@ -1,0 +1,103 @@
+"""Command-line plumbing shared by every sweep script (``--out``, ``--smoke``, ``--address`` …)."""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from sweeps.driver import INJECT_ENV, Summary, SweepError, run_sweep
+from sweeps.spec import SpecError, SweepSpec
+
+EPILOG = """\
+resume: rerun the same command; finished jobs (found in DIR/shards) are skipped.
+cluster: `ray up cluster.yaml`, then run this on the head node (or pass --address /
+set RAY_ADDRESS); use an s3:// --out so every node writes to the same place.
+exit status: 0 done, 1 sweep incomplete or stopped, 2 bad input (nothing written)."""
+
+
+def add_run_args(p: argparse.ArgumentParser, default_out: str) -> None:
+    """The options every sweep script shares."""
+    g = p.add_argument_group("run")
+    g.add_argument("--out", default=default_out, metavar="DIR",
+                   help=f"sweep directory, local path or s3://… URI (default: {default_out})")
+    g.add_argument("--smoke", action="store_true",
+                   help="a small grid that runs in about a minute on 2 CPU cores")
+    g.add_argument("--address", default=None,
+                   help="Ray cluster to use (default: $RAY_ADDRESS, else a private local Ray)")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="number of worker actors (default: one per GPU, else one per CPU)")
+    g.add_argument("--device", choices=("auto", "gpu", "cpu"), default="auto",
+                   help="one actor per GPU or per CPU slot (auto: GPU when the cluster has one)")
+    g.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="jobs per generate() call (default: the spec's)")
+    g.add_argument("--retries", type=int, default=3, metavar="N",
+                   help="Ray retries of a batch whose worker died (default: 3)")
+    g.add_argument("--no-report", action="store_true", help="skip the analysis report")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def shrink(spec: SweepSpec, samples: int = 4, problems: int = 4, values: int = 2) -> SweepSpec:
+    """The smoke version of a spec: few problems, seeds and grid values, its own name."""
+    s = copy.deepcopy(spec)
+    s.name = f"{spec.name}-smoke"
+    s.samples = min(s.samples, samples)
+    for t in s.tasks:
+        t.limit = min(t.limit or problems, problems)
+    for smp in s.samplers:
+        smp.grid = {k: v[:values] for k, v in smp.grid.items()}
+    return s
+
+
+def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
+    """Run a spec with the shared options; prints the summary; returns the exit status."""
+    if args.workers is not None and args.workers < 1:
+        raise SpecError(f"--workers must be >= 1, got {args.workers}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise SpecError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.retries < 0:
+        raise SpecError(f"--retries must be >= 0, got {args.retries}")
+    inject = json.loads(os.environ[INJECT_ENV]) if os.environ.get(INJECT_ENV) else None
+    s = run_sweep(spec, args.out, address=args.address, workers=args.workers, device=args.device,
+                  batch_size=args.batch_size, retries=args.retries, report=not args.no_report,
+                  progress=not args.no_progress, inject=inject)
+    print_summary(s)
+    return 0 if s.complete else 1
+
+
+def print_summary(s: Summary) -> None:
+    done = s.total - s.missing
+    print(f"done: {done}/{s.total} jobs ({s.ran} run now, {s.present_before} already present); "
+          f"{s.failed} failed job(s) written as error rows, {s.refused} answer(s) refused by the grader; "
+          f"{len(s.quarantined)} shard(s) quarantined; "
+          f"{s.elapsed_s:.1f} s", flush=True)
+    print(f"shards: {s.out.rstrip('/')}/shards")
+    if s.missing:
+        print(f"incomplete: {s.missing} job(s) missing; rerun the same command to finish them")
+    if s.duplicates:
+        print(f"warning: {s.duplicates} job id(s) appear in more than one shard")
+    if s.report:
+        rdir = Path(s.report)
+        rdir = rdir if rdir.is_dir() else rdir.parent
+        md = rdir / "report.md"
+        print(f"report: {md if md.is_file() else s.report}")
+        for png in sorted(rdir.glob("*.png")):
+            print(f"plot: {png}")
+
+
+def main_guard(fn: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> int:
+    """Turn expected failures into one line on stderr and an exit status."""
+    try:
+        return fn(argv)
+    except SpecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except SweepError as e:
+        print(f"error: {e} (finished jobs are kept; rerun to resume)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: finished jobs are kept; rerun the same command to resume", file=sys.stderr)
+        return 130

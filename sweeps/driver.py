@@ -1,0 +1,471 @@
+"""The sweep driver: spec -> missing jobs -> Ray actors -> shards -> summary (+ report).
+
+Completion is derived from the shards only, never from a queue: the driver scans the sweep
+directory, submits only the jobs whose ids no sound shard holds, and checks the directory
+again at the end.  Batches are a deterministic partition of the sweep's jobs and a shard is
+named by the hash of its batch's ids, so a batch re-run after a crash — by a retry, by a second
+driver, or by a worker of a killed driver that finishes late — rewrites the same file instead of
+adding a second copy of its rows.
+
+Ray does the distributed work: actors (one per GPU or per CPU slot) restart when they die
+(``max_restarts``) and re-run their in-flight batches (``max_task_retries``); the driver hands each
+actor one batch at a time (so a crash only touches the batch that caused it; the round trip is
+milliseconds against seconds of generation) and collects results with ``ray.wait``.  A batch that
+still crashes its worker after Ray's retries is split into single jobs; a single job that keeps
+crashing is written as an error row.  At the tail, a batch that runs far longer than usual (a
+straggler, or one queued on an actor that never got a node) is also started on an idle actor;
+both copies write the same shard name, so whichever lands first counts and rows stay unique.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+import collections
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from sweeps.spec import Plan, SpecError, SweepSpec, expand
+from workers.jobs import JobBatch
+from workers.rows import RowBuilder, one_line, to_table
+from workers.shards import SweepDir, shard_filename
+
+INJECT_ENV = "DLLM_SWEEPS_INJECT"  # JSON fault-injection settings, for tests only
+
+
+class SweepError(RuntimeError):
+    """The sweep cannot go on (a worker cannot load its model, all workers are gone, ...)."""
+
+
+@dataclass
+class Summary:
+    out: str
+    total: int
+    present_before: int
+    ran: int = 0
+    failed: int = 0        # error rows without a sample (the job failed after its retries)
+    refused: int = 0       # samples the grader refused (malformed answers): error set too
+    quarantined: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    missing: int = 0
+    elapsed_s: float = 0.0
+    report: Optional[str] = None
+    dashboard: Optional[str] = None
+
+    @property
+    def complete(self) -> bool:
+        return self.missing == 0 and self.duplicates == 0
+
+
+def code_version() -> str:
+    """Package version plus the git commit of the checkout (``+dirty`` with local changes)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        v = version("dllm-sweeps")
+    except PackageNotFoundError:
+        v = "0+unknown"
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+        if sha.returncode == 0 and sha.stdout.strip():
+            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-uno"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            v += f"+g{sha.stdout.strip()}" + (".dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return v
+
+
+# ------------------------------------------------------------------------------ planning
+def plan_todo(plan: Plan, present: set[str]) -> list[JobBatch]:
+    """Batches still to run: untouched batches as planned (same shard name as any earlier
+    attempt), partly present ones cut down to their missing ids.  Ordered by model, then in a
+    fixed pseudo-random order, so every configuration fills in early (an honest ETA, usable
+    partial results) while a worker rarely has to swap models."""
+    todo = []
+    for b in plan.batches:
+        missing = [j for j in b.job_ids if j not in present]
+        if len(missing) == len(b):
+            todo.append(b)
+        elif missing:
+            todo.append(b.subset(missing))
+    return sorted(todo, key=lambda b: (b.model, b.key))
+
+
+def prepare(spec: SweepSpec, out: str, batch_size: Optional[int] = None,
+            check_models: bool = True) -> tuple[Plan, SweepDir]:
+    """Validate everything that can be validated before anything is written."""
+    d = SweepDir(out)
+    try:
+        d.check_writable_target()
+    except ValueError as e:
+        raise SpecError(str(e)) from None
+    return expand(spec, batch_size, check_models=check_models), d
+
+
+# ------------------------------------------------------------------------------ Ray
+def connect(address: Optional[str], log: Callable[[str], None]) -> tuple[bool, Optional[str]]:
+    """Attach to ``address`` / ``RAY_ADDRESS`` or start a private local Ray.
+    Returns (whether we started it, dashboard URL)."""
+    import ray
+
+    if ray.is_initialized():
+        return False, None
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    kw: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=True)
+    if address:
+        ctx = ray.init(address=address, **kw)
+    else:  # "local": never attach to some other cluster recorded on this machine
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ctx = ray.init(address="local", **kw)
+    url = getattr(ctx, "dashboard_url", None) or None
+    if url and not url.startswith("http"):
+        url = f"http://{url}"
+    log(f"ray: {'connected to ' + address if address else 'started local Ray'}"
+        + (f"; dashboard {url}" if url else ""))
+    return not address, url
+
+
+def _actor_options(device: str, retries: int) -> tuple[dict[str, Any], int]:
+    import ray
+
+    res = ray.cluster_resources()
+    gpu = device == "gpu" or (device == "auto" and res.get("GPU", 0) >= 1)
+    opts: dict[str, Any] = dict(num_cpus=1, max_restarts=-1, max_task_retries=retries,
+                                scheduling_strategy="SPREAD")
+    if gpu:
+        opts["num_gpus"] = 1
+        slots = int(res.get("GPU", 0))
+    else:
+        slots = int(res.get("CPU", 1))
+    return opts, max(1, slots)
+
+
+# ------------------------------------------------------------------------------ the sweep
+class _Run:
+    """State of one driver run: actors, in-flight batches, progress."""
+
+    def __init__(self, plan: Plan, d: SweepDir, summary: Summary, todo: list[JobBatch], *,
+                 workers: Optional[int], device: str, retries: int, per_actor: int,
+                 inject: Optional[dict], version: str, progress: bool,
+                 speculate_after: Optional[float], log: Callable[[str], None]) -> None:
+        import ray
+        from tqdm import tqdm
+
+        from workers.actor import SweepWorker
+
+        self.plan, self.d, self.summary, self.log, self.version = plan, d, summary, log, version
+        self.queue: deque[JobBatch] = deque(todo)
+        opts, slots = _actor_options(device, retries)
+        n = min(workers or slots, len(todo))
+        cls = ray.remote(SweepWorker).options(**opts)
+        self.actors = [cls.remote(d.uri, version, threads=1, inject=inject) for _ in range(n)]
+        self.alive = [True] * n
+        self.load = [0] * n
+        self.per_actor = per_actor
+        self.inflight: dict[Any, tuple[int, JobBatch]] = {}
+        self.probes: dict[Any, int] = {}  # ping of a parked actor -> its index
+        self.reprobe: list[tuple[float, int]] = []  # (when, actor index): ping again later
+        self.probe_fails = [0] * n
+        self.seen_shard = False  # the first shard is checked to be visible from the driver
+        # Tail speculation: a batch may run on two actors at once (same shard name, so still
+        # one copy of each row); the first result wins, the other copy is abandoned.
+        self.started: dict[Any, float] = {}
+        self.copies: collections.Counter[str] = collections.Counter()
+        self.done: set[str] = set()
+        self.batch_s: list[float] = []
+        self.speculate_after = speculate_after  # seconds; default: 3x the median batch, >= 30 s
+        kind = "GPU" if opts.get("num_gpus") else "CPU"
+        log(f"workers: {n} actor(s), one per {kind} slot; {len(todo)} batch(es) to run")
+        self.bar = tqdm(total=summary.total, initial=summary.present_before, unit="job",
+                        dynamic_ncols=True, smoothing=0.05, disable=not progress,
+                        desc=plan.spec.name, file=sys.stderr)
+
+    def _fill(self) -> None:
+        """Give every live actor up to ``per_actor`` batches."""
+        progress = True
+        while self.queue and progress:
+            progress = False
+            for i, a in enumerate(self.actors):
+                if self.queue and self.alive[i] and self.load[i] < self.per_actor:
+                    self._submit(i, self.queue.popleft())
+                    progress = True
+
+    def _submit(self, i: int, b: JobBatch) -> None:
+        ref = self.actors[i].run.remote(b)
+        self.inflight[ref] = (i, b)
+        self.started[ref] = time.monotonic()
+        self.copies[b.key] += 1
+        self.load[i] += 1
+
+    def _speculate(self) -> None:
+        """Queue empty and an actor idle: re-run the oldest long-running batch there too
+        (a straggler, or one stuck behind an actor that never got scheduled)."""
+        idle = [i for i in range(len(self.actors)) if self.alive[i] and self.load[i] == 0]
+        if not idle:
+            return
+        limit = self.speculate_after or (max(30.0, 3 * statistics.median(self.batch_s)) if self.batch_s else 120.0)
+        now = time.monotonic()
+        slow = sorted((t, ref) for ref, t in self.started.items()
+                      if now - t > limit and self.copies[self.inflight[ref][1].key] == 1)
+        for i, (_, ref) in zip(idle, slow):
+            b = self.inflight[ref][1]
+            self.log(f"batch of {len(b)} running for {now - self.started[ref]:.0f} s: also running it on worker {i}")
+            self._submit(i, b)
+
+    def _abandon_copies(self, key: str) -> None:
+        """Forget the other copy of a finished batch; its actor is parked until free again."""
+        import ray
+
+        for ref, (i, b) in list(self.inflight.items()):
+            if b.key == key:
+                del self.inflight[ref]
+                del self.started[ref]
+                self.load[i] -= 1
+                self.copies[key] -= 1
+                try:
+                    ray.cancel(ref)  # drops it if still queued; a running copy just finishes
+                except Exception:
+                    pass
+                self._park(i)
+
+    def loop(self) -> None:
+        import ray
+
+        while self.queue or self.inflight:
+            self._probe_due()
+            self._fill()
+            if not self.queue:
+                self._speculate()
+            waiting = [*self.inflight, *self.probes]
+            if not waiting:
+                if not self.reprobe:
+                    raise SweepError("no live workers left")
+                time.sleep(0.5)  # every actor is away (e.g. its node died): wait for one to return
+                continue
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
+            for ref in ready:
+                if ref in self.probes:
+                    self._probed(ref)
+                    continue
+                i, batch = self.inflight.pop(ref)
+                self.batch_s.append(time.monotonic() - self.started.pop(ref))
+                self.load[i] -= 1
+                self.copies[batch.key] -= 1
+                self._collect(ref, i, batch)
+            self.bar.refresh()
+
+    def _collect(self, ref: Any, i: int, batch: JobBatch) -> None:
+        import ray
+        from ray.exceptions import RayActorError, RayTaskError
+
+        if batch.key in self.done:  # the other copy of a speculated batch already won
+            return
+        try:
+            res = ray.get(ref)
+        except (RayTaskError, RayActorError) as e:
+            if isinstance(e, RayActorError):
+                # Ray has restarted the actor and re-run the batch max_task_retries times
+                # already (a dead process and a lost node both surface here, often as
+                # "unavailable").  Park the actor until a ping shows it is back.
+                self._park(i)
+            if self.copies[batch.key] == 0:  # no other copy still running
+                self._failed(batch, e)
+            return
+        self.done.add(batch.key)
+        self._abandon_copies(batch.key)
+        if not self.seen_shard and self.d.read_ids(res.shard) is None:
+            # e.g. a local --out on a multi-node cluster: each node writes to its own disk
+            raise SweepError(f"worker {res.worker} wrote {res.shard}, which this driver cannot read; "
+                             "--out must be storage every node shares (e.g. s3://bucket/path)")
+        self.seen_shard = True
+        self.summary.ran += res.rows
+        self.summary.failed += res.failed
+        self.summary.refused += res.refused
+        self.bar.update(res.rows)
+
+    def _failed(self, batch: JobBatch, e: Exception) -> None:
+        from ray.exceptions import RayTaskError
+
+        from workers.actor import WorkerSetupError
+
+        if not isinstance(e, RayTaskError):
+            self._crashed(batch, "worker process died on every retry")
+            return
+        cause = getattr(e, "cause", None) or e
+        if isinstance(cause, WorkerSetupError):
+            raise SweepError(one_line(str(cause))) from None
+        # A bug or an I/O error inside run(): Ray does not retry those; isolate and record.
+        self._crashed(batch, f"worker error: {one_line(cause)}")
+
+    # An actor whose task failed is parked; pings (with backoff) tell when Ray has it back.
+    def _park(self, i: int) -> None:
+        if self.alive[i]:
+            self.alive[i] = False
+            self.probe_fails[i] = 0
+            self.probes[self.actors[i].ping.remote()] = i
+
+    def _probed(self, ref: Any) -> None:
+        import ray
+        from ray.exceptions import RayActorError
+
+        i = self.probes.pop(ref)
+        try:
+            ray.get(ref)
+            self.alive[i] = True
+        except RayActorError as e:
+            self.probe_fails[i] += 1
+            wait = min(2.0 * self.probe_fails[i], 30.0)
+            if self.probe_fails[i] > 40:  # ~15 minutes: long enough for an autoscaler to replace a node
+                self.log(f"worker {i} is gone for good ({one_line(e)[:160]})")
+            else:
+                self.reprobe.append((time.monotonic() + wait, i))
+
+    def _probe_due(self) -> None:
+        now = time.monotonic()
+        due = [x for x in self.reprobe if x[0] <= now]
+        self.reprobe = [x for x in self.reprobe if x[0] > now]
+        for _, i in due:
+            self.probes[self.actors[i].ping.remote()] = i
+
+    def _crashed(self, batch: JobBatch, why: str) -> None:
+        """A batch that failed after Ray's retries: it may still have published its shard just
+        before dying; otherwise isolate its jobs, and give up on a single job with an error row."""
+        landed = self.d.read_ids(f"{self.d.shards}/{shard_filename(batch.job_ids)}")
+        if landed is not None and set(landed) == set(batch.job_ids):
+            self.summary.ran += len(batch)
+            self.bar.update(len(batch))
+            return
+        if len(batch) > 1:
+            self.log(f"batch of {len(batch)} failed ({why}); retrying its jobs one by one")
+            self.queue.extendleft(reversed(batch.singles()))
+            return
+        rb = RowBuilder(batch, "driver", self.version, [self.plan.difficulty.get((batch.task, batch.problem_ids[0]))])
+        self.d.write(to_table([rb.failed(0, why)]))
+        self.log(f"job {batch.job_ids[0]} failed for good ({why}); wrote an error row")
+        self.summary.ran += 1
+        self.summary.failed += 1
+        self.bar.update(1)
+
+    def close(self) -> None:
+        import ray
+
+        self.bar.close()
+        for a in self.actors:
+            try:
+                ray.kill(a, no_restart=True)
+            except Exception:
+                pass
+
+
+def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
+              workers: Optional[int] = None, device: str = "auto", batch_size: Optional[int] = None,
+              retries: int = 3, per_actor: int = 1, progress: bool = True, report: bool = True,
+              inject: Optional[dict] = None, check_models: bool = True,
+              speculate_after: Optional[float] = None,
+              log: Callable[[str], None] = lambda s: print(s, flush=True)) -> Summary:
+    """Run (or resume) a sweep into ``out``; returns what happened.
+
+    Raises ``SpecError`` for bad input (before anything is written) and ``SweepError`` when
+    the sweep cannot continue (what was written stays; rerunning resumes)."""
+    t0 = time.perf_counter()
+    plan, d = prepare(spec, out, batch_size, check_models=check_models)
+    d.create()
+    _write_spec(d, spec)
+    d.clean_temporaries()
+    scan = d.scan()
+    quarantined = []
+    for path, reason in scan.corrupt:
+        dest = d.quarantine(path, reason)
+        quarantined.append(dest)
+        log(f"corrupt shard {os.path.basename(path)} ({reason}): moved to {dest}; its jobs will be redone")
+    quarantined += drop_redundant(d, scan, log)
+    wanted = set(plan.job_ids())
+    present = scan.ids & wanted
+    extra = len(scan.ids - wanted)
+    if extra:
+        log(f"note: {extra} row(s) in {out} belong to other specs (kept, not counted)")
+    summary = Summary(out=out, total=plan.total, present_before=len(present), quarantined=quarantined)
+    todo = plan_todo(plan, present)
+    log(f"sweep {spec.name}: {plan.total} jobs in {len(plan.batches)} batches; "
+        f"{len(present)} already done, {plan.total - len(present)} to run")
+
+    if todo:
+        started, summary.dashboard = connect(address, log)
+        run = None
+        try:
+            run = _Run(plan, d, summary, todo, workers=workers, device=device, retries=retries,
+                       per_actor=per_actor, inject=inject, version=code_version(),
+                       progress=progress, speculate_after=speculate_after, log=log)
+            run.loop()
+        finally:
+            if run is not None:
+                run.close()
+            if started:
+                import ray
+
+                ray.shutdown()
+
+    final = d.scan(full=False)
+    for path, reason in final.corrupt:
+        log(f"warning: shard {path} is unreadable after the run ({reason}); rerun to redo its jobs")
+    summary.quarantined += drop_redundant(d, final, log)
+    have = final.ids & wanted
+    summary.missing = len(wanted - have)
+    summary.duplicates = len(final.duplicates & wanted)
+    summary.elapsed_s = time.perf_counter() - t0
+    if report and summary.complete:
+        summary.report = _report(out, log)
+    return summary
+
+
+def drop_redundant(d: SweepDir, scan: Any, log: Callable[[str], None]) -> list[str]:
+    """Set aside shards whose every row another shard also holds (updates ``scan``).
+
+    Only possible in a rare race: a worker of a killed driver finishing a split-up batch after
+    the next driver re-planned it.  Smallest shards go first, so the big batch copy is kept."""
+    if not scan.duplicates:
+        return []
+    moved = []
+    count: dict[str, int] = {}
+    for ids in scan.shard_ids.values():
+        for j in ids:
+            count[j] = count.get(j, 0) + 1
+    for path in sorted(scan.shard_ids, key=lambda p: len(scan.shard_ids[p])):
+        ids = scan.shard_ids[path]
+        if all(count[j] > 1 for j in ids):
+            moved.append(d.quarantine(path, "every row duplicated in another shard"))
+            for j in ids:
+                count[j] -= 1
+            del scan.shard_ids[path]
+            log(f"shard {os.path.basename(path)} only repeated rows of other shards: set aside")
+    scan.duplicates = {j for j, c in count.items() if c > 1}
+    return moved
+
+
+def _write_spec(d: SweepDir, spec: SweepSpec) -> None:
+    import yaml
+
+    with d.fs.open_output_stream(f"{d.root}/spec.yaml") as f:
+        f.write(yaml.safe_dump(spec.to_dict(), sort_keys=False).encode("utf-8"))
+
+
+def _report(out: str, log: Callable[[str], None]) -> Optional[str]:
+    """Run the analysis for the sweep when the analysis package provides it."""
+    try:
+        from analysis.report import write_report
+    except ImportError:
+        log("analysis.report is not available: no report written")
+        return None
+    try:
+        return str(write_report(out))
+    except Exception as e:  # the data is complete either way; say why there is no report
+        log(f"warning: the report failed: {one_line(e)}")
+        return None

@@ -1,0 +1,50 @@
+"""Accuracy vs NFE (002 Fig. 6): static-threshold decoding over a τ grid against ETE over τ and
+step budgets, on the embedded default; prints accuracy and mean NFE per configuration.
+
+    python sweeps/ete_frontier.py [--thresholds 0.5,0.7,0.9] [--budgets 2,4,8] [--smoke] [--out DIR]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+if __package__ in (None, ""):
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from sweeps.grid_script import grid_parser, main_for, run_grid
+from sweeps.spec import SamplerSpec
+
+
+def table(out: str) -> None:
+    import polars as pl
+
+    from analysis import load_samples
+
+    s = load_samples(out).filter(pl.col("sampler").is_in(["threshold", "ete"]))
+    res = (s.group_by(["sampler", "params"])
+           .agg(pl.col("correct").cast(pl.Float64).mean().alias("accuracy"),
+                pl.col("nfe").mean().alias("mean_nfe"), pl.len().alias("n"))
+           .sort(["sampler", "mean_nfe"]).collect())
+    with pl.Config(tbl_rows=-1, fmt_str_lengths=120, tbl_width_chars=200):
+        print(res)
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
+    p = grid_parser("python sweeps/ete_frontier.py", __doc__.split("\n\n")[0], "ete-frontier", 24, 4)
+    p.add_argument("--thresholds", default="0.5,0.7,0.9", help="τ grid (default: %(default)s)")
+    p.add_argument("--budgets", default="2,4,8", help="ETE step budgets per block (default: %(default)s)")
+    args = p.parse_args(argv)
+    cut = 2 if args.smoke else None
+    taus = [float(t) for t in args.thresholds.split(",")][:cut]
+    budgets = [int(b) for b in args.budgets.split(",")][:cut]
+    return run_grid(args, [
+        SamplerSpec("threshold", grid={"threshold": taus}, params={"temperature": 0.0}),
+        SamplerSpec("ete", grid={"threshold": taus, "budget": budgets}, params={"temperature": 0.0}),
+    ], table)
+
+
+main = main_for(_main)
+
+if __name__ == "__main__":
+    raise SystemExit(main())

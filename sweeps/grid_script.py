@@ -1,0 +1,48 @@
+"""Shared shape of the small experiment scripts (imh_mixing, bits_rounds, ete_frontier): a fixed
+sampler grid on the embedded default, the usual run options, then a table printed from the shards.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Callable, Optional, Sequence
+
+from sweeps.cli import EPILOG, add_run_args, execute, main_guard
+from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
+
+
+def grid_parser(prog: str, description: str, name: str, problems: int, samples: int,
+                task: str = "countdown,arith") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=description, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("sweep")
+    g.add_argument("--model", default="tiny", help="preset, local checkpoint dir or hub id (default: tiny)")
+    g.add_argument("--task", default=task, help="comma-separated task names (default: %(default)s)")
+    g.add_argument("--problems", type=int, default=problems, metavar="N",
+                   help="problems per task, spread over tiers (default: %(default)s; smoke: 3)")
+    g.add_argument("--samples", type=int, default=samples, metavar="N",
+                   help="samples per problem and setting (default: %(default)s; smoke: 4)")
+    g.add_argument("--name", default=name, help="sweep name (part of every job id)")
+    add_run_args(p, default_out=f"runs/{name}")
+    return p
+
+
+def run_grid(args: argparse.Namespace, samplers: list[SamplerSpec],
+             table: Callable[[str], None]) -> int:
+    """Run the grid (resumable, like every sweep), then print the script's table."""
+    problems, samples = (3, 4) if args.smoke else (args.problems, args.samples)
+    if problems < 1 or samples < 1:
+        raise SpecError("--problems and --samples must be >= 1")
+    name = f"{args.name}-smoke" if args.smoke else args.name
+    if args.smoke and args.out == f"runs/{args.name}":
+        args.out = f"runs/{name}"
+    tasks = [TaskSpec(t.strip(), limit=problems) for t in args.task.split(",") if t.strip()]
+    spec = SweepSpec(name=name, models=[args.model], tasks=tasks, samplers=samplers,
+                     samples=samples, batch_size=32)
+    status = execute(spec, args)
+    if status == 0:
+        table(args.out)
+    return status
+
+
+def main_for(build: Callable[[Optional[Sequence[str]]], int]) -> Callable[..., int]:
+    return lambda argv=None: main_guard(build, argv)

@@ -1,0 +1,348 @@
+"""Sweep specs: a grid over models × tasks (problem subsets) × samplers × parameter grids × seeds.
+
+A spec is written in code (the dataclasses below) or in YAML (``load_spec``)::
+
+    name: demo                      # part of every job id: rename to start a fresh sweep
+    models: [tiny]                  # preset names, local checkpoint dirs or hub ids
+    tasks:
+      - name: countdown
+        limit: 12                   # N problems, taken round-robin over difficulty tiers
+        difficulties: [easy, hard]  # optional filter;  problem_ids: [...] also works
+        gen_length: 24              # default: the task's own
+        block_length: 8
+    samplers:
+      - name: confidence
+        grid: {temperature: [0.5, 1.0]}   # the product of all lists
+        params: {}                        # fixed parameters
+    samples: 16                     # seeds seed .. seed+samples-1 per problem
+    seed: 0
+    batch_size: 32                  # jobs per generate() call
+
+``expand`` turns a spec into deterministic ``JobBatch``es; every problem with the spec is a
+one-line ``SpecError``.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from workers.jobs import JobBatch, canonical_json, job_id
+
+NONNEGATIVE_KNOBS = ("alpha", "temperature", "threshold", "factor", "gamma", "lam", "k_max",
+                     "chain_length")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+class SpecError(ValueError):
+    """A bad sweep spec or argument; the message is one line."""
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    limit: Optional[int] = None
+    difficulties: Optional[list[str]] = None
+    problem_ids: Optional[list[str]] = None
+    gen_length: Optional[int] = None
+    block_length: Optional[int] = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SamplerSpec:
+    name: str
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SweepSpec:
+    name: str
+    models: list[str]
+    tasks: list[TaskSpec]
+    samplers: list[SamplerSpec]
+    samples: int = 16
+    seed: int = 0
+    batch_size: int = 32
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------- parsing
+def _keys(d: Any, where: str, allowed: Sequence[str], required: Sequence[str] = ()) -> dict:
+    if not isinstance(d, dict):
+        raise SpecError(f"{where}: expected a mapping, got {type(d).__name__}")
+    unknown = [k for k in d if k not in allowed]
+    if unknown:
+        raise SpecError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(allowed)})")
+    for k in required:
+        if k not in d:
+            raise SpecError(f"{where}: missing required key {k!r}")
+    return d
+
+
+def _int(v: Any, where: str, low: int = 1, optional: bool = False) -> Optional[int]:
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise SpecError(f"{where} must be an integer, got {v!r}")
+    if v < low:
+        raise SpecError(f"{where} must be >= {low}, got {v}")
+    return v
+
+
+def _str_list(v: Any, where: str) -> Optional[list[str]]:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not v or not all(isinstance(x, (str, int)) for x in v):
+        raise SpecError(f"{where} must be a non-empty list of names")
+    return [str(x) for x in v]
+
+
+def spec_from_dict(d: Any, source: str = "spec") -> SweepSpec:
+    """Build and check a spec from plain data (parsed YAML); raises ``SpecError``."""
+    top = ("name", "models", "tasks", "samplers", "samples", "seed", "batch_size")
+    d = _keys(d, source, top, required=("name", "models", "tasks", "samplers"))
+    tasks = []
+    raw_tasks = d["tasks"] if isinstance(d["tasks"], list) else [d["tasks"]]
+    for i, t in enumerate(raw_tasks):
+        where = f"{source}: tasks[{i}]"
+        if isinstance(t, str):
+            t = {"name": t}
+        t = _keys(t, where, [f.name for f in TaskSpec.__dataclass_fields__.values()], ("name",))
+        tasks.append(TaskSpec(**t))
+    samplers = []
+    raw_samplers = d["samplers"] if isinstance(d["samplers"], list) else [d["samplers"]]
+    for i, s in enumerate(raw_samplers):
+        where = f"{source}: samplers[{i}]"
+        if isinstance(s, str):
+            s = {"name": s}
+        s = _keys(s, where, ("name", "grid", "params"), ("name",))
+        samplers.append(SamplerSpec(name=s["name"], grid=s.get("grid") or {}, params=s.get("params") or {}))
+    models = _str_list(d["models"], f"{source}: models")
+    spec = SweepSpec(name=d["name"], models=models or [], tasks=tasks, samplers=samplers,
+                     **{k: d[k] for k in ("samples", "seed", "batch_size") if k in d})
+    validate(spec, source)
+    return spec
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read a YAML spec file; every problem is a one-line ``SpecError``."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(f"spec file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"{p}: malformed YAML{at}: {problem}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{p}: not a UTF-8 text file") from None
+    if data is None:
+        raise SpecError(f"{p}: empty spec")
+    return spec_from_dict(data, str(p))
+
+
+# ---------------------------------------------------------------------------- validation
+def validate(spec: SweepSpec, source: str = "spec") -> None:
+    """Cheap structural checks (no model, task or sampler is loaded)."""
+    if not isinstance(spec.name, str) or not _NAME_RE.match(spec.name):
+        raise SpecError(f"{source}: name must be letters, digits, '_', '-', '.', got {spec.name!r}")
+    if not spec.models:
+        raise SpecError(f"{source}: models must list at least one model")
+    if not spec.tasks:
+        raise SpecError(f"{source}: tasks must list at least one task")
+    if not spec.samplers:
+        raise SpecError(f"{source}: samplers must list at least one sampler")
+    _int(spec.samples, f"{source}: samples")
+    _int(spec.seed, f"{source}: seed", low=0)
+    _int(spec.batch_size, f"{source}: batch_size")
+    for i, t in enumerate(spec.tasks):
+        w = f"{source}: tasks[{i}]"
+        if not isinstance(t.name, str) or not t.name:
+            raise SpecError(f"{w}: name must be a task name")
+        _int(t.limit, f"{w}.limit", optional=True)
+        _int(t.gen_length, f"{w}.gen_length", optional=True)
+        _int(t.block_length, f"{w}.block_length", optional=True)
+        t.difficulties = _str_list(t.difficulties, f"{w}.difficulties")
+        t.problem_ids = _str_list(t.problem_ids, f"{w}.problem_ids")
+        if not isinstance(t.args, dict):
+            raise SpecError(f"{w}.args must be a mapping")
+    for i, s in enumerate(spec.samplers):
+        w = f"{source}: samplers[{i}]"
+        if not isinstance(s.name, str) or not s.name:
+            raise SpecError(f"{w}: name must be a sampler name")
+        if not isinstance(s.grid, dict) or not isinstance(s.params, dict):
+            raise SpecError(f"{w}: grid and params must be mappings")
+        for k, vals in s.grid.items():
+            if not isinstance(vals, list) or not vals:
+                raise SpecError(f"{w}.grid.{k} must be a non-empty list")
+            for v in vals:
+                _check_knob(k, v, f"{w}.grid.{k}")
+        for k, v in s.params.items():
+            if k in s.grid:
+                raise SpecError(f"{w}: {k!r} is both in grid and params")
+            _check_knob(k, v, f"{w}.params.{k}")
+
+
+def _check_knob(name: str, value: Any, where: str) -> None:
+    if isinstance(value, (dict, list)):
+        raise SpecError(f"{where} must be a scalar, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{where} must be finite, got {value!r}")
+    if name in NONNEGATIVE_KNOBS and isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise SpecError(f"{where} must be >= 0, got {value!r}")
+
+
+def check_model(name: str) -> None:
+    """Fail fast on a model no worker could load, without loading it (an 8B model is slow)."""
+    from workers.models import PRESETS, check_checkpoint_dir
+
+    preset = PRESETS.get(name.lower())
+    try:
+        if preset is not None:
+            if preset.local:
+                check_checkpoint_dir(preset.source)
+            return
+        if Path(name).expanduser().is_dir():
+            check_checkpoint_dir(Path(name).expanduser())
+            return
+    except ValueError as e:
+        raise SpecError(f"model {name!r}: {e}") from None
+    known = f"presets: {', '.join(sorted(PRESETS))}"
+    if not re.match(r"^[\w.\-]+/[\w.\-]+$", name):
+        raise SpecError(f"unknown model {name!r}: not a preset ({known}), a checkpoint directory or a hub id org/name")
+    try:  # a hub id: accept it when cached here or when the hub has it
+        import huggingface_hub as hf
+
+        cached = hf.try_to_load_from_cache(name, "config.json")
+        if isinstance(cached, str) or hf.file_exists(name, "config.json"):
+            return
+    except Exception as e:  # offline, gated, rate-limited: say what failed
+        raise SpecError(f"unknown model {name!r}: not cached locally and the hub lookup failed "
+                        f"({type(e).__name__})") from None
+    raise SpecError(f"unknown model {name!r}: no config.json on the Hugging Face hub ({known})")
+
+
+# ---------------------------------------------------------------------------- expansion
+@dataclass
+class Plan:
+    """A spec expanded into batches (deterministic: same spec and batch size, same batches)."""
+
+    spec: SweepSpec
+    batches: list[JobBatch]
+    difficulty: dict[tuple[str, str], Optional[str]] = field(default_factory=dict)  # (task, id)
+
+    @property
+    def total(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+    def job_ids(self) -> list[str]:
+        return [j for b in self.batches for j in b.job_ids]
+
+
+def select_problems(problems: Sequence[Any], t: TaskSpec) -> list[Any]:
+    """Apply a task spec's filters; ``limit`` takes problems round-robin over difficulty tiers
+    (in task order), so a small subset still covers every tier."""
+    ps = list(problems)
+    if t.problem_ids is not None:
+        by_id = {p.problem_id: p for p in ps}
+        missing = [i for i in t.problem_ids if i not in by_id]
+        if missing:
+            raise SpecError(f"task {t.name!r} has no problem {missing[0]!r}")
+        ps = [by_id[i] for i in t.problem_ids]
+    if t.difficulties is not None:
+        tiers = {p.difficulty for p in ps}
+        bad = [d for d in t.difficulties if d not in tiers]
+        if bad:
+            raise SpecError(f"task {t.name!r} has no difficulty {bad[0]!r} (tiers: "
+                            f"{', '.join(sorted(str(x) for x in tiers))})")
+        ps = [p for p in ps if p.difficulty in t.difficulties]
+    if t.limit is not None and t.limit < len(ps):
+        groups: dict[Any, list[Any]] = {}
+        for p in ps:
+            groups.setdefault(p.difficulty, []).append(p)
+        picked: list[Any] = []
+        for row in itertools.zip_longest(*groups.values()):
+            picked.extend(p for p in row if p is not None)
+        ps = picked[: t.limit]
+    if not ps:
+        raise SpecError(f"task {t.name!r}: the selection holds no problems")
+    return ps
+
+
+def sampler_configs(s: SamplerSpec) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """All parameter sets of a sampler spec: (arguments given, all params with defaults)."""
+    from workers.samplers import make_sampler
+
+    keys = sorted(s.grid)
+    out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for values in itertools.product(*(s.grid[k] for k in keys)):
+        params = {**s.params, **dict(zip(keys, values))}
+        try:
+            sampler = make_sampler(s.name, **params)
+        except ValueError as e:
+            raise SpecError(f"sampler {s.name!r}: {str(e).splitlines()[0]}") from None
+        full = dict(sorted(sampler.params.items()))
+        try:
+            canonical_json(full)
+        except TypeError:
+            raise SpecError(f"sampler {s.name!r}: parameters must be JSON scalars, got {full!r}") from None
+        if full not in [f for _, f in out]:
+            out.append((params, full))
+    return out
+
+
+def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool = True) -> Plan:
+    """Spec -> batches of jobs sharing (model, task, sampler, params); raises ``SpecError``."""
+    from workers.tasks import load_task
+
+    validate(spec)
+    bs = _int(batch_size if batch_size is not None else spec.batch_size, "batch_size")
+    for m in spec.models:
+        if check_models:
+            check_model(m)
+    configs = [(s.name, args, full) for s in spec.samplers for args, full in sampler_configs(s)]
+    seeds = range(spec.seed, spec.seed + spec.samples)
+    batches: list[JobBatch] = []
+    difficulty: dict[tuple[str, str], Optional[str]] = {}
+    seen: set[str] = set()
+    for t in spec.tasks:
+        try:
+            task = load_task(t.name, split="test", **t.args)
+        except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
+            msg = str(e).strip("'\"").splitlines()
+            raise SpecError(f"task {t.name!r}: {msg[0] if msg else type(e).__name__}") from None
+        problems = select_problems(task.problems, t)
+        difficulty.update({(t.name, p.problem_id): p.difficulty for p in problems})
+        gen = t.gen_length or task.gen_length
+        block = t.block_length or (task.block_length if task.block_length <= gen else gen)
+        if gen % block:
+            raise SpecError(f"task {t.name!r}: block_length {block} does not divide gen_length {gen}")
+        for model in spec.models:
+            for sampler, args, params in configs:
+                jobs = [(job_id(spec.name, model, t.name, p.problem_id, sampler, params, s), p.problem_id, s)
+                        for p in problems for s in seeds]
+                for j, _, _ in jobs:
+                    if j in seen:
+                        raise SpecError(f"spec {spec.name!r}: the grid repeats a job "
+                                        f"({model}, {t.name}, {sampler} {canonical_json(params)}); "
+                                        "list each task/sampler setting once")
+                    seen.add(j)
+                for i in range(0, len(jobs), bs):
+                    chunk = jobs[i:i + bs]
+                    batches.append(JobBatch(spec.name, model, t.name, sampler, params, gen, block,
+                                            tuple(c[0] for c in chunk), tuple(c[1] for c in chunk),
+                                            tuple(c[2] for c in chunk), dict(t.args), dict(args)))
+    return Plan(spec, batches, difficulty)

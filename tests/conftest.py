@@ -1,0 +1,61 @@
+"""Shared test fixtures.
+
+``ray_session``: ONE private local Ray for the whole test session (``ray.init`` costs seconds on
+a small machine).  Ray's temp dir is private to this run (``RAY_TMPDIR``), so nothing here
+attaches to — or advertises itself to — any other Ray on the machine; subprocesses inherit it.
+``small_model_dir``: an untrained, very small tiny-model checkpoint (fast; for plumbing tests).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_RAY_TMP = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths are length-limited
+os.environ["RAY_TMPDIR"] = _RAY_TMP
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.pop("RAY_ADDRESS", None)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """A private local Ray with 2 CPU slots, shared by every test that needs one."""
+    import ray
+
+    ctx = ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
+                   log_to_driver=False, _temp_dir=os.path.join(_RAY_TMP, "ray"))
+    yield ctx
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_address(ray_session) -> str:
+    """GCS address of the shared session (for driver subprocesses: ``--address``)."""
+    return ray_session.address_info["gcs_address"]
+
+
+@pytest.fixture(scope="session")
+def small_model_dir(tmp_path_factory) -> str:
+    """An untrained 1-layer tiny model saved with save_pretrained (loads via load_model(dir))."""
+    import torch
+
+    from workers.tinymodel.model import TinyDiffusionConfig, TinyDiffusionLM
+    from workers.tinymodel.tokenizer import build_tokenizer
+
+    out = tmp_path_factory.mktemp("small_model")
+    tok = build_tokenizer()
+    torch.manual_seed(0)
+    cfg = TinyDiffusionConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1,
+                              num_attention_heads=2, intermediate_size=64,
+                              mask_token_id=tok.mask_token_id, pad_token_id=tok.pad_token_id,
+                              eos_token_id=tok.eos_token_id)
+    TinyDiffusionLM(cfg).save_pretrained(out)
+    tok.save_pretrained(out)
+    return str(out)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_RAY_TMP, ignore_errors=True)

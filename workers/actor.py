@@ -1,0 +1,176 @@
+"""The sweep worker: loads a model once, runs batches of jobs, grades them, writes one shard each.
+
+``SweepWorker`` is a plain class; the driver turns it into a Ray actor (one per GPU, or per CPU
+slot) with ``ray.remote(SweepWorker).options(...)``, and the benchmark runs it in-process.
+
+Failure policy, so that a job is never silently dropped:
+- a batch whose ``generate`` raises is re-run job by job, and a job that still raises gets a row
+  with ``error`` set (same for a failed decode);
+- a model / task that cannot be loaded raises ``WorkerSetupError``: that is not a job's fault,
+  so the driver stops the sweep instead of filling it with error rows;
+- a crash of the process (segfault, OOM kill, lost node) is Ray's business: the actor restarts
+  and the batch is retried; the driver turns repeated crashes into error rows.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from workers.jobs import JobBatch, canonical_json
+from workers.rows import RowBuilder, one_line, to_table
+from workers.shards import SweepDir
+
+
+class WorkerSetupError(RuntimeError):
+    """The worker could not load what a batch needs (model, task, sampler)."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    shard: str
+    rows: int
+    failed: int          # jobs with no sample (generate/decode failed): error rows
+    refused: int         # samples the grader could not grade (error set by the grader)
+    worker: str
+    wall_s: float
+
+
+class SweepWorker:
+    """Runs ``JobBatch``es: generate -> decode -> grade -> rows -> one atomic shard."""
+
+    def __init__(self, out: str, code_version: str, model: Optional[str] = None,
+                 threads: Optional[int] = 1, inject: Optional[dict[str, Any]] = None) -> None:
+        import torch
+
+        if threads and not torch.cuda.is_available():
+            torch.set_num_threads(threads)  # one CPU slot per actor: no oversubscription
+        self.dir = SweepDir(out)
+        self.dir.create()  # idempotent; the driver made it already where the storage is shared
+        self.code_version = code_version
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.inject = inject or {}
+        self._model_name: Optional[str] = None
+        self._model: Any = None
+        self._tasks: dict[tuple[str, str], Any] = {}
+        self._prompts: dict[tuple[str, str, str], list[int]] = {}
+        if model is not None:
+            self._load_model(model)  # once per actor (and again after a restart)
+
+    def ping(self) -> str:
+        return self.worker
+
+    # ------------------------------------------------------------------------- loading
+    def _load_model(self, name: str) -> Any:
+        if name != self._model_name:
+            from workers.models import load_model
+
+            self._model = None  # free the old weights before loading new ones
+            try:
+                self._model = load_model(name)
+            except Exception as e:
+                raise WorkerSetupError(f"cannot load model {name!r}: {one_line(e)}") from None
+            self._model_name = name
+            self._prompts.clear()
+        return self._model
+
+    def _task(self, name: str, args: dict[str, Any]) -> Any:
+        key = (name, repr(sorted(args.items())))
+        if key not in self._tasks:
+            from workers.tasks import load_task
+
+            try:
+                self._tasks[key] = load_task(name, split="test", **args)
+            except Exception as e:
+                raise WorkerSetupError(f"cannot load task {name!r}: {one_line(e)}") from None
+        return self._tasks[key]
+
+    def _prompt(self, model: Any, task: str, problem: Any) -> list[int]:
+        key = (self._model_name or "", task, problem.problem_id)
+        if key not in self._prompts:
+            self._prompts[key] = model.encode_prompt(problem.prompt)
+        return self._prompts[key]
+
+    # ------------------------------------------------------------------------- running
+    def run(self, batch: JobBatch) -> BatchResult:
+        """Run one batch and publish its shard; returns what was written."""
+        from workers.samplers import make_sampler
+
+        t_start = time.perf_counter()
+        model = self._load_model(batch.model)
+        task = self._task(batch.task, batch.task_args)
+        try:
+            sampler = make_sampler(batch.sampler, **batch.make_args)
+            problems = [task.get(pid) for pid in batch.problem_ids]
+        except Exception as e:
+            raise WorkerSetupError(f"batch {batch.describe()}: {one_line(e)}") from None
+        if canonical_json(sampler.params) != canonical_json(batch.params):
+            # the job ids were computed from the driver's view of the defaults
+            raise WorkerSetupError(f"sampler {batch.sampler!r} here has params {canonical_json(sampler.params)}, "
+                                   f"the driver expected {canonical_json(batch.params)}: driver and "
+                                   "workers run different code versions")
+        self._injected_crash(batch)
+        prompts = [self._prompt(model, batch.task, p) for p in problems]
+        rb = RowBuilder(batch, self.worker, self.code_version, [p.difficulty for p in problems])
+
+        # One generate for the batch; if it raises, isolate the failing job(s) one by one.
+        t0 = time.perf_counter()  # wall_s: generation only (not model loading, not grading)
+        outputs: list[Any] = [None] * len(batch)
+        errors: list[Optional[str]] = [None] * len(batch)
+        try:
+            out = self._generate(sampler, model, prompts, batch, list(range(len(batch))))
+            outputs = [(out.tokens[i], out.traces[i]) for i in range(len(batch))]
+        except Exception:
+            for i in range(len(batch)):
+                try:
+                    o = self._generate(sampler, model, [prompts[i]], batch, [i])
+                    outputs[i] = (o.tokens[0], o.traces[0])
+                except Exception as e:
+                    errors[i] = f"generate failed: {one_line(e)}"
+        wall = (time.perf_counter() - t0) / len(batch)
+
+        rows, refused = [], 0
+        for i, p in enumerate(problems):
+            if errors[i] is None:
+                try:
+                    text = model.decode(outputs[i][0])
+                except Exception as e:
+                    errors[i] = f"decode failed: {one_line(e)}"
+            if errors[i] is not None:
+                rows.append(rb.failed(i, errors[i], wall))
+                continue
+            trace = outputs[i][1]
+            g = task.grade(p, text)
+            refused += g.error is not None
+            rows.append(rb.sample(i, completion=text, correct=g.correct, extracted=g.extracted,
+                                  error=g.error, trace=trace, wall_s=wall))
+        path = self.dir.write(to_table(rows))
+        failed = sum(e is not None for e in errors)
+        return BatchResult(path, len(rows), failed, refused, self.worker, time.perf_counter() - t_start)
+
+    def _generate(self, sampler: Any, model: Any, prompts: list, batch: JobBatch, idx: list[int]) -> Any:
+        if any(batch.job_ids[i] in self.inject.get("raise", ()) for i in idx):
+            raise RuntimeError("injected failure")
+        return sampler.generate(model, prompts, batch.gen_length, batch.block_length,
+                                [batch.seeds[i] for i in idx])
+
+    # ------------------------------------------------------------------------- test hooks
+    def _injected_crash(self, batch: JobBatch) -> None:
+        """Fault injection for tests (``inject`` is empty in real sweeps): kill this process
+        on jobs listed in ``die_always``, or on the first attempt at jobs in ``die_once``
+        (a marker file in ``inject['dir']`` remembers the attempt across restarts)."""
+        if not self.inject:
+            return
+        if self.inject.get("sleep"):
+            time.sleep(float(self.inject["sleep"]))
+        for j in batch.job_ids:
+            if j in self.inject.get("die_always", ()):
+                os._exit(17)
+            if j in self.inject.get("die_once", ()):
+                marker = Path(self.inject["dir"]) / f"died-{j}"
+                if not marker.exists():
+                    marker.touch()
+                    os._exit(17)

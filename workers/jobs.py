@@ -1,0 +1,85 @@
+"""Jobs and batches: what the sweep driver hands to a worker (DESIGN.md §3, job contract).
+
+A job is (sweep, model, task, problem_id, sampler, params, seed); its ``job_id`` is a stable
+hash of exactly those fields, so a rerun recognises finished work.  A ``JobBatch`` is a set of
+jobs that share everything but (problem_id, seed) and therefore run in one ``generate`` call.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional
+
+JOB_ID_HEX = 24  # 96 bits: collision-free for any sweep we can imagine, short in Parquet
+
+
+def canonical_json(obj: Any) -> str:
+    """Sorted-key, whitespace-free JSON: the one serialisation hashed and stored in ``params``."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def job_id(sweep: str, model: str, task: str, problem_id: str, sampler: str,
+           params: Mapping[str, Any], seed: int) -> str:
+    """Stable id of one job: sha256 of the sorted-key JSON of exactly the contract's fields."""
+    key = {"sweep": sweep, "model": model, "task": task, "problem_id": problem_id,
+           "sampler": sampler, "params": dict(params), "seed": int(seed)}
+    return hashlib.sha256(canonical_json(key).encode("utf-8")).hexdigest()[:JOB_ID_HEX]
+
+
+def batch_key(job_ids: Iterable[str]) -> str:
+    """Hash of a batch's sorted job ids: names its shard, so a retried batch overwrites the
+    same file instead of writing its rows twice."""
+    h = hashlib.sha256()
+    for j in sorted(job_ids):
+        h.update(j.encode("ascii"))
+        h.update(b"\n")
+    return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class JobBatch:
+    """Jobs sharing (sweep, model, task, sampler, params, lengths); one ``generate`` call."""
+
+    sweep: str
+    model: str
+    task: str
+    sampler: str
+    params: dict[str, Any]          # all sampler params, defaults included
+    gen_length: int
+    block_length: int
+    job_ids: tuple[str, ...]
+    problem_ids: tuple[str, ...]
+    seeds: tuple[int, ...]
+    task_args: dict[str, Any] = field(default_factory=dict)  # extra load_task kwargs (e.g. path)
+    sampler_args: Optional[dict[str, Any]] = None  # what make_sampler gets (default: params)
+
+    @property
+    def make_args(self) -> dict[str, Any]:
+        """Keyword arguments that rebuild the sampler (``params`` may hold derived values,
+        e.g. IMH's temperature = 1/alpha, that its constructor does not take)."""
+        return dict(self.params if self.sampler_args is None else self.sampler_args)
+
+    def __len__(self) -> int:
+        return len(self.job_ids)
+
+    @property
+    def key(self) -> str:
+        return batch_key(self.job_ids)
+
+    def subset(self, keep: Iterable[str]) -> "JobBatch":
+        """The same batch restricted to the job ids in ``keep`` (order preserved)."""
+        keep = set(keep)
+        idx = [i for i, j in enumerate(self.job_ids) if j in keep]
+        return JobBatch(self.sweep, self.model, self.task, self.sampler, self.params,
+                        self.gen_length, self.block_length,
+                        tuple(self.job_ids[i] for i in idx), tuple(self.problem_ids[i] for i in idx),
+                        tuple(self.seeds[i] for i in idx), self.task_args, self.sampler_args)
+
+    def singles(self) -> list["JobBatch"]:
+        """One batch per job (used to isolate a job that keeps killing its worker)."""
+        return [self.subset([j]) for j in self.job_ids]
+
+    def describe(self, limit: Optional[int] = 3) -> str:
+        ids = ", ".join(self.job_ids[:limit]) + (" …" if limit and len(self) > limit else "")
+        return f"{self.sampler}{canonical_json(self.params)} on {self.task} [{ids}]"

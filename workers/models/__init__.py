@@ -1,0 +1,92 @@
+"""Model loading: ``load_model(name_or_path)`` -> a denoiser with its tokenizer (DESIGN.md §3).
+
+``name_or_path`` is, in this order: a preset name (``"tiny"``: the committed checkpoint in
+``workers/tinymodel/checkpoint``), a local checkpoint directory, or a Hugging Face hub id.
+Every path ends in transformers ``from_pretrained``, the tiny model's included.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+
+from workers.models.hf import HFDenoiser, _first_line
+from workers.models.registry import PRESETS, TINY_CHECKPOINT, Preset, register_preset
+
+__all__ = ["load_model", "HFDenoiser", "PRESETS", "Preset", "register_preset", "TINY_CHECKPOINT",
+           "check_checkpoint_dir"]
+
+# (what must be there, alternatives that also satisfy it)
+_REQUIRED_FILES: list[tuple[str, tuple[str, ...]]] = [
+    ("config.json", ()),
+    ("model.safetensors", ("model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")),
+    ("tokenizer_config.json", ()),
+]
+# The tiny model's fast tokenizer lives in tokenizer.json; other models may ship vocab files instead.
+_TINY_EXTRA = ["tokenizer.json"]
+
+
+def check_checkpoint_dir(path: Union[str, Path], strict_tokenizer: bool = False) -> Path:
+    """Raise a one-line ValueError naming the first file a checkpoint directory lacks."""
+    p = Path(path)
+    if not p.is_dir():
+        raise ValueError(f"checkpoint directory {p} does not exist")
+    for want, alternatives in _REQUIRED_FILES:
+        if not any((p / f).is_file() for f in (want, *alternatives)):
+            alt = f" (or {' / '.join(alternatives)})" if alternatives else ""
+            raise ValueError(f"checkpoint directory {p} is missing {want}{alt}")
+    for want in _TINY_EXTRA if strict_tokenizer else []:
+        if not (p / want).is_file():
+            raise ValueError(f"checkpoint directory {p} is missing {want}")
+    return p
+
+
+def _looks_like_path(s: str) -> bool:
+    return s.startswith((".", "/", "~")) or s.count("/") > 1 or "\\" in s or Path(s).suffix in {".json", ".safetensors"}
+
+
+def load_model(
+    name_or_path: Union[str, Path],
+    device: Union[str, torch.device, None] = None,
+    dtype: Union[str, torch.dtype, None] = None,
+    **options: Any,
+) -> HFDenoiser:
+    """Load a preset, a local checkpoint directory or a hub id as a denoiser.
+
+    ``device``: default CUDA when available, else CPU; ``dtype``: default bf16 on GPU, fp32 on
+    CPU.  ``options`` go to the adapter (e.g. ``mask_id=``).  Errors are one-line ValueErrors."""
+    key = str(name_or_path)
+    preset: Optional[Preset] = PRESETS.get(key.lower())
+    if preset is not None:
+        if preset.local:
+            check_checkpoint_dir(preset.source, strict_tokenizer=True)
+        return _load(preset.adapter, preset.source, preset.name, device, dtype, {**preset.options, **options})
+    path = Path(key).expanduser()
+    if path.is_dir():
+        check_checkpoint_dir(path)
+        return _load(HFDenoiser, str(path), key, device, dtype, options)
+    if path.exists() or _looks_like_path(key):
+        raise ValueError(f"model {key!r}: no such checkpoint directory (presets: {', '.join(sorted(PRESETS))})")
+    try:
+        return _load(HFDenoiser, key, key, device, dtype, options)
+    except Exception as e:  # offline, unknown repo, gated, ...: one line naming what was tried
+        raise ValueError(
+            f"unknown model {key!r}: not a preset ({', '.join(sorted(PRESETS))}), not a local directory, "
+            f"and loading it as a Hugging Face hub id failed ({_first_line(e)})"
+        ) from None
+
+
+def _load(adapter: type[HFDenoiser], src: str, name: str, device: Any, dtype: Any,
+          options: dict[str, Any]) -> HFDenoiser:
+    try:
+        return adapter.from_pretrained(src, name=name, device=device, dtype=dtype, **options)
+    except ValueError as e:
+        raise ValueError(str(e).splitlines()[0] if str(e) else f"could not load {name!r}") from None
+    except OSError as e:
+        if Path(src).is_dir():  # a local checkpoint that transformers could not read
+            raise ValueError(f"could not load checkpoint {src}: {_first_line(e)}") from None
+        raise
+
+# Model families with their own quirks register their presets on import.
+from workers.models import dream as _dream, llada as _llada  # noqa: E402,F401

@@ -1,0 +1,51 @@
+"""Dream-7B behind the denoiser contract (Ye et al. 2025).
+
+Dream was initialised from an autoregressive LM and keeps its alignment: the logits at position
+i−1 predict the token at position i.  The adapter shifts them back (``shift_logits``) so that row
+i predicts position i, as every sampler expects.  Its attention-mask convention: with left
+padding, Dream's forward takes a 4-D boolean mask [B, 1, L, L] (query and key both real) and
+position ids that count only real tokens (cumsum of the 2-D mask − 1); without padding, the
+string ``"full"``.  Mask id 151666, pad (= EOS ``<|endoftext|>``) 151643.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from workers.models.hf import HFDenoiser
+from workers.models.registry import Preset, register_preset
+
+DREAM_MASK_ID = 151666
+DREAM_PAD_ID = 151643
+
+
+def dream_attention(attention_mask: Optional[torch.Tensor]) -> tuple[object, Optional[torch.Tensor]]:
+    """2-D padding mask → (Dream's 4-D boolean mask or "full", position ids or None)."""
+    if attention_mask is None or bool((attention_mask != 0).all()):
+        return "full", None
+    m = attention_mask.bool()
+    pos = attention_mask.long().cumsum(-1) - 1
+    pos = pos.masked_fill(~m, 1)
+    return m[:, None, None, :] & m[:, None, :, None], pos
+
+
+class DreamDenoiser(HFDenoiser):
+    trust_remote_code = True
+    shift_logits = True
+
+    def __init__(self, model, tokenizer, *, name: str, mask_id: int = DREAM_MASK_ID,
+                 eos_id: Optional[int] = None, pad_id: int = DREAM_PAD_ID, stop_ids=()) -> None:
+        super().__init__(model, tokenizer, name=name, mask_id=mask_id, eos_id=eos_id,
+                         pad_id=pad_id, stop_ids=stop_ids)
+
+    def _forward(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        mask, pos = dream_attention(attention_mask)
+        out = self.model(x, mask, pos)
+        return out.logits if hasattr(out, "logits") else out[0]
+
+
+for _name, _hub in (("dream-7b-instruct", "Dream-org/Dream-v0-Instruct-7B"),
+                    ("dream-7b-base", "Dream-org/Dream-v0-Base-7B")):
+    register_preset(Preset(_name, DreamDenoiser, _hub))
+    register_preset(Preset(_hub, DreamDenoiser, _hub))

@@ -1,0 +1,123 @@
+"""Sample rows: the fixed Parquet schema of DESIGN.md §3 and the builders that fill it.
+
+Every shard is written with ``SCHEMA`` exactly, so shards from any worker, run or version
+concatenate cleanly (Polars ``scan_parquet``, ``pyarrow.dataset``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Mapping, Optional, Sequence
+
+import pyarrow as pa
+
+from workers.jobs import JobBatch, canonical_json
+
+# Knobs flattened into their own columns for easy filtering (null when a sampler lacks them).
+FLOAT_KNOBS = ("alpha", "temperature", "threshold", "factor", "lam", "gamma")
+INT_KNOBS = ("chain_length",)
+
+_S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+SCHEMA = pa.schema(
+    [
+        pa.field("job_id", _S, nullable=False),
+        pa.field("sweep", _S, nullable=False),
+        pa.field("model", _S, nullable=False),
+        pa.field("task", _S, nullable=False),
+        pa.field("problem_id", _S, nullable=False),
+        pa.field("difficulty", _S),
+        pa.field("sampler", _S, nullable=False),
+        pa.field("params", _S, nullable=False),
+        *[pa.field(k, _F) for k in FLOAT_KNOBS],
+        *[pa.field(k, _I) for k in INT_KNOBS],
+        pa.field("gen_length", _I, nullable=False),
+        pa.field("block_length", _I, nullable=False),
+        pa.field("seed", _I, nullable=False),
+        pa.field("completion", _S, nullable=False),
+        pa.field("extracted", _S),
+        pa.field("correct", _B, nullable=False),
+        pa.field("error", _S),
+        pa.field("nfe", _I, nullable=False),
+        pa.field("forward_rows", _I, nullable=False),
+        pa.field("tokens", _I, nullable=False),
+        pa.field("bits", _F, nullable=False),
+        pa.field("exploit_rounds", _I),
+        pa.field("explore_rounds", _I),
+        pa.field("exploit_bits", _F),
+        pa.field("explore_bits", _F),
+        pa.field("acceptance_rate", _F),
+        pa.field("exit_step", _I),
+        pa.field("wall_s", _F, nullable=False),
+        pa.field("worker", _S, nullable=False),
+        pa.field("code_version", _S, nullable=False),
+        pa.field("created_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+TRACE_OPTIONAL = ("exploit_rounds", "explore_rounds", "exploit_bits", "explore_bits",
+                  "acceptance_rate", "exit_step")
+MAX_ERROR_CHARS = 500
+
+
+def one_line(err: BaseException | str) -> str:
+    """An exception as one bounded line (rows and logs stay readable)."""
+    if isinstance(err, BaseException):
+        msg = str(err).strip().splitlines()
+        err = f"{type(err).__name__}: {msg[0] if msg else ''}".rstrip(": ")
+    return err.replace("\n", " ")[:MAX_ERROR_CHARS]
+
+
+def knob_columns(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The flattened knob columns of a params dict (None for knobs the sampler does not have)."""
+    out: dict[str, Any] = {k: (None if params.get(k) is None else float(params[k])) for k in FLOAT_KNOBS}
+    out.update({k: (None if params.get(k) is None else int(params[k])) for k in INT_KNOBS})
+    return out
+
+
+class RowBuilder:
+    """Builds the rows of one batch; shared fields are computed once."""
+
+    def __init__(self, batch: JobBatch, worker: str, code_version: str,
+                 difficulties: Optional[Sequence[Optional[str]]] = None) -> None:
+        self.batch = batch
+        self.difficulties = list(difficulties) if difficulties is not None else [None] * len(batch)
+        self.common = {
+            "sweep": batch.sweep, "model": batch.model, "task": batch.task,
+            "sampler": batch.sampler, "params": canonical_json(batch.params),
+            **knob_columns(batch.params),
+            "gen_length": int(batch.gen_length), "block_length": int(batch.block_length),
+            "worker": worker, "code_version": code_version,
+        }
+
+    def _base(self, i: int, created_at: dt.datetime) -> dict[str, Any]:
+        b = self.batch
+        return {**self.common, "job_id": b.job_ids[i], "problem_id": b.problem_ids[i],
+                "difficulty": self.difficulties[i], "seed": int(b.seeds[i]), "created_at": created_at}
+
+    def sample(self, i: int, *, completion: str, correct: bool, extracted: Optional[str],
+               error: Optional[str], trace: Any, wall_s: float) -> dict[str, Any]:
+        """Row for job ``i`` of the batch from its decoded text, grade and sampler trace."""
+        row = self._base(i, now())
+        row.update(completion=completion, correct=bool(correct) and not error, extracted=extracted,
+                   error=error, nfe=int(trace.nfe), forward_rows=int(trace.forward_rows),
+                   tokens=int(trace.tokens), bits=float(trace.bits), wall_s=float(wall_s))
+        for k in TRACE_OPTIONAL:
+            v = getattr(trace, k, None)
+            row[k] = None if v is None else (float(v) if k.endswith(("bits", "rate")) else int(v))
+        return row
+
+    def failed(self, i: int, error: str, wall_s: float = 0.0) -> dict[str, Any]:
+        """Row for job ``i`` that produced no sample: ``error`` set, counters zero."""
+        row = self._base(i, now())
+        row.update(completion="", correct=False, extracted=None, error=error or "unknown error",
+                   nfe=0, forward_rows=0, tokens=0, bits=0.0, wall_s=float(wall_s),
+                   **{k: None for k in TRACE_OPTIONAL})
+        return row
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def to_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows -> a table with exactly ``SCHEMA`` (raises if a required value is missing)."""
+    return pa.Table.from_pylist([dict(r) for r in rows], schema=SCHEMA)
