@@ -24,8 +24,10 @@ def table(out: str) -> None:
     from analysis import bits_vs_rounds, load_samples
 
     s = load_samples(out).filter(pl.col("sampler") == "factor")
-    with pl.Config(tbl_cols=-1, tbl_width_chars=200):
-        print(bits_vs_rounds(s))
+    cols = ["task", "factor", "samples", "mean_bits", "mean_nfe", "slope", "intercept", "r2",
+            "explore_bit_share", "explore_round_share", "bound_violations"]
+    with pl.Config(tbl_cols=-1, tbl_rows=-1, tbl_width_chars=200, float_precision=3):
+        print(bits_vs_rounds(s).select(cols).sort(["task", "factor"]))
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:

@@ -1,0 +1,121 @@
+"""Early exit by the answer-entropy bound (004 §4.1, Table 2 analogue): γ grid × {one-token
+entropy, MED λ grid} with the answer-block template on the embedded default; prints accuracy and
+mean NFE per (sampler, γ) with the accuracy change against γ = 0 (paired bootstrap 95% CI), and
+writes OUT/early_exit.parquet and OUT/early_exit.png.
+
+    python sweeps/early_exit.py [--gammas 0,0.5,1,2] [--lams 0.1,0.3] [--smoke] [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+if __package__ in (None, ""):
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import polars as pl
+    from tqdm import tqdm
+
+    from sweeps.infill_common import (batches, ensure_out, paired_bootstrap_diff, problems, template_text,
+                                      template_for)
+    from workers.models import load_model
+    from workers.samplers import make_sampler
+    from workers.samplers.infilling import infill
+    from workers.tasks import load_task
+
+    gammas, lams = _floats(args.gammas), _floats(args.lams)
+    if any(g < 0 for g in gammas):
+        raise ValueError("gammas must be >= 0")
+    if 0.0 not in gammas:
+        gammas = [0.0] + gammas                       # the no-exit baseline the CIs compare with
+    n_prob, n_samp = (6, 2) if args.smoke else (args.problems, args.samples)
+    out = ensure_out(args.out)
+    model, task = load_model(args.model), load_task(args.task)
+    tpl = template_for(args.task, args.reasoning_length, args.answer_length)
+    tpl.layout(model)                                  # one-line error if the tokenizer can't encode it
+    configs = [("entropy", {"temperature": 0.0})] + [("med", {"lam": l, "k_max": 4, "temperature": 0.0}) for l in lams]
+    probs = problems(task, n_prob)
+    rows = []
+    bar = tqdm(total=len(configs) * len(gammas) * len(probs) * n_samp, desc="early exit", unit="sample")
+    for name, params in configs:
+        sampler = make_sampler(name, **params)
+        for gamma in gammas:
+            for chunk in batches(probs, max(1, 32 // n_samp)):
+                prompts = [model.encode_prompt(p.prompt) for p in chunk for _ in range(n_samp)]
+                seeds = [s for _ in chunk for s in range(n_samp)]
+                t0 = time.perf_counter()
+                res = infill(sampler, model, prompts, tpl, block_length=args.block_length, seeds=seeds,
+                             gamma=gamma)
+                wall = (time.perf_counter() - t0) / len(prompts)
+                for i, tr in enumerate(res.traces):
+                    pr = chunk[i // n_samp]
+                    text = template_text(model, res.tokens[i])
+                    g = task.grade(pr, text)
+                    rows.append(dict(problem_id=pr.problem_id, difficulty=pr.difficulty, sampler=name,
+                                     params=str(sorted(params.items())), lam=params.get("lam"),
+                                     gamma=gamma, seed=seeds[i], completion=text, correct=bool(g.correct),
+                                     nfe=tr.nfe, exit_step=tr.exit_step, wall_s=wall,
+                                     h_ub_at_exit=tr.extra.get("h_ub_at_exit")))
+                bar.update(len(prompts))
+    bar.close()
+    df = pl.DataFrame(rows)
+    df.write_parquet(out / "early_exit.parquet")
+    table = (df.group_by(["sampler", "params", "gamma"])
+             .agg(pl.col("correct").mean().alias("accuracy"), pl.col("nfe").mean().alias("mean_nfe"),
+                  pl.col("exit_step").is_not_null().mean().alias("exited"))
+             .sort(["sampler", "params", "gamma"]))
+    diffs = []
+    for (name, params, gamma), grp in df.group_by(["sampler", "params", "gamma"]):
+        base = df.filter((pl.col("sampler") == name) & (pl.col("params") == params) & (pl.col("gamma") == 0.0))
+        key = ["problem_id", "seed"]
+        joined = base.select(key + ["correct"]).join(grp.select(key + ["correct"]), on=key, suffix="_g")
+        d, lo, hi = paired_bootstrap_diff(joined["correct"].cast(float).to_numpy(),
+                                          joined["correct_g"].cast(float).to_numpy())
+        diffs.append(dict(sampler=name, params=params, gamma=gamma, acc_change=d, ci_low=lo, ci_high=hi))
+    table = table.join(pl.DataFrame(diffs), on=["sampler", "params", "gamma"]).sort(["sampler", "params", "gamma"])
+    with pl.Config(tbl_rows=-1, fmt_str_lengths=60, tbl_width_chars=200):
+        print(table)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (name, params), grp in table.group_by(["sampler", "params"]):
+        grp = grp.sort("gamma")
+        ax.plot(grp["mean_nfe"], grp["accuracy"], "o-", label=f"{name} {params}")
+        for g, x, y in zip(grp["gamma"], grp["mean_nfe"], grp["accuracy"]):
+            ax.annotate(f"γ={g:g}", (x, y), fontsize=7)
+    ax.set_xlabel("mean NFE"); ax.set_ylabel("accuracy"); ax.legend(fontsize=7)
+    ax.set_title(f"early exit on {args.task} ({args.model})")
+    fig.tight_layout(); fig.savefig(out / "early_exit.png", dpi=120)
+    print(f"rows: {out / 'early_exit.parquet'}\nplot: {out / 'early_exit.png'}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from sweeps.infill_common import common_args
+
+    p = argparse.ArgumentParser(prog="python sweeps/early_exit.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_args(p, "runs/early_exit")
+    p.add_argument("--gammas", default="0,0.5,1,2", help="exit thresholds γ in nats (default: %(default)s)")
+    p.add_argument("--lams", default="0.1,0.3", help="MED λ grid (default: %(default)s)")
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except ValueError as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Shared pieces of the reasoning-as-infilling scripts (004 §4.1): per-task templates, the
+in-process decode loop, and a small paired bootstrap.  These experiments are small ablations on
+the embedded default, so they run in-process (progress bar, Parquet out) rather than on Ray.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from workers.samplers.infilling import Template
+
+# Reasoning budget and answer block per task: arith chains are ≤ ~40 characters, answers ≤ 2 digits.
+TEMPLATES: dict[str, Template] = {
+    "arith": Template(reasoning_length=32, answer_length=3, delimiter=" \\boxed{", closing="}"),
+    "math500": Template(reasoning_length=256, answer_length=16),
+    "gsm8k": Template(reasoning_length=224, answer_length=16),
+}
+
+
+def template_for(task: str, reasoning_length: Optional[int], answer_length: Optional[int]) -> Template:
+    if task not in TEMPLATES:
+        raise ValueError(f"no answer template for task {task!r}; known: {', '.join(sorted(TEMPLATES))}")
+    t = TEMPLATES[task]
+    return Template(reasoning_length or t.reasoning_length, answer_length or t.answer_length,
+                    t.delimiter, t.closing)
+
+
+def common_args(p: argparse.ArgumentParser, out: str) -> None:
+    p.add_argument("--model", default="tiny", help="preset, local checkpoint dir or hub id (default: tiny)")
+    p.add_argument("--task", default="arith", help=f"one of {', '.join(sorted(TEMPLATES))} (default: arith)")
+    p.add_argument("--problems", type=int, default=60, help="test problems (default: %(default)s; smoke: 6)")
+    p.add_argument("--samples", type=int, default=4, help="samples per problem (default: %(default)s; smoke: 2)")
+    p.add_argument("--reasoning-length", type=int, default=None, help="reasoning positions (default: per task)")
+    p.add_argument("--answer-length", type=int, default=None, help="answer positions (default: per task)")
+    p.add_argument("--block-length", type=int, default=8, help="reasoning block length (default: %(default)s)")
+    p.add_argument("--out", default=out, metavar="DIR", help="output directory (default: %(default)s)")
+    p.add_argument("--smoke", action="store_true", help="a few problems, about a minute on 2 CPU cores")
+
+
+def problems(task: Any, n: int) -> list[Any]:
+    """The first n test problems (tasks interleave tiers, so a prefix is balanced)."""
+    if n < 1:
+        raise ValueError("--problems must be >= 1")
+    return list(task.problems[:n])
+
+
+def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def paired_bootstrap_diff(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of b − a over paired units, with a 95% percentile bootstrap CI."""
+    d = np.asarray(b, float) - np.asarray(a, float)
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(1)
+    return float(d.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
+
+
+def ensure_out(out: str) -> Path:
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"--out {out} is a file, not a directory")
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def template_text(model: Any, tokens: Any) -> str:
+    """Text of a templated sample: the reasoning may end early in EOS/pad, so special tokens are
+    dropped rather than cut at (``model.decode`` stops at the first EOS)."""
+    drop = {i for i in (model.mask_id, getattr(model, "eos_id", None), getattr(model, "pad_id", None))
+            if i is not None}
+    return model.tokenizer.decode([int(t) for t in tokens if int(t) not in drop], skip_special_tokens=True)
