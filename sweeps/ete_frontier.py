@@ -22,11 +22,12 @@ def table(out: str) -> None:
     from analysis import load_samples
 
     s = load_samples(out).filter(pl.col("sampler").is_in(["threshold", "ete"]))
-    res = (s.group_by(["sampler", "params"])
+    res = (s.with_columns(pl.col("params").str.json_path_match("$.budget").alias("budget"))
+           .group_by(["sampler", "threshold", "budget"])
            .agg(pl.col("correct").cast(pl.Float64).mean().alias("accuracy"),
                 pl.col("nfe").mean().alias("mean_nfe"), pl.len().alias("n"))
-           .sort(["sampler", "mean_nfe"]).collect())
-    with pl.Config(tbl_rows=-1, fmt_str_lengths=120, tbl_width_chars=200):
+           .sort(["sampler", "threshold", "budget"]).collect())
+    with pl.Config(tbl_rows=-1, tbl_width_chars=200, float_precision=3):
         print(res)
 
 
