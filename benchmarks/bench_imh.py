@@ -23,7 +23,10 @@ def main() -> None:
     ap.add_argument("--block-length", type=int, default=8)
     ap.add_argument("--chain-lengths", default="1,4,8")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default 1: oversubscribed threads on a busy box distort the ratio)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     from workers.models import load_model
 
     model = load_model(args.model, device=args.device)
