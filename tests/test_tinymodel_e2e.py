@@ -1,9 +1,10 @@
 """End to end with the committed checkpoint: load, decode, grade.
 
 The quality bar (issue 3) is greedy-confidence Pass@1 >= 0.6 on the easiest countdown tier.  The
-checkpoint committed now does NOT reach it (about 0.07 on the first 30 easy problems: it has learnt
-the answer format but not the arithmetic), so that check is a strict xfail: it starts failing — and
-must then be turned back into a plain test — as soon as a checkpoint that meets the bar lands.
+checkpoint committed now does NOT reach it (6/20 on the first 20 easy problems, 0.23 on the first
+100: it writes well-formed answers but often gets the arithmetic wrong), so that check is a strict
+xfail: it starts failing — and must then be turned back into a plain test — as soon as a checkpoint
+that meets the bar lands.
 The first test checks what the current checkpoint does deliver: well-formed answers through the
 real loading, sampling, decoding and grading path.
 """

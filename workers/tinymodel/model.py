@@ -7,8 +7,9 @@ along the diffusion it is.
 
 Objective (``masked_diffusion_loss``, LLaDA-style SFT): per sequence draw t ~ U(eps, 1), replace
 each response token by the mask token with probability t, and take the cross-entropy on the
-masked positions weighted by 1/t — in its Rao-Blackwellised form (n+1)/k, k of n tokens masked,
-which has the same expectation and a much smaller variance.  Prompt tokens are never masked.
+masked positions.  The 1/t weight of the ELBO (also offered in its Rao-Blackwellised form (n+1)/k)
+trained poorly at this size and budget, so the default weighs every masked token equally (see
+``masked_diffusion_loss``).  Prompt tokens are never masked.
 
 The config/model pair is a regular ``PretrainedConfig`` / ``PreTrainedModel`` and is registered
 with the transformers Auto classes when this module is imported, so ``save_pretrained`` /
@@ -215,7 +216,7 @@ def masked_diffusion_loss(
     mask_id: int,
     generator: Optional[torch.Generator] = None,
     eps: float = 1e-3,
-    weighting: str = "rb",
+    weighting: str = "flat",
 ) -> torch.Tensor:
     """LLaDA SFT loss for one batch.
 
@@ -225,13 +226,16 @@ def masked_diffusion_loss(
     w * sum_masked CE / n_response, averaged over the batch, with weight w:
 
     - ``"inv_t"``: w = 1/t, LLaDA's estimator as written;
-    - ``"rb"`` (default): w = (n+1)/k, the expectation of 1/t given that k of the n response
+    - ``"rb"``: w = (n+1)/k, the expectation of 1/t given that k of the n response
       tokens were masked (Rao-Blackwellised).  Same objective in expectation (exactly, for
       eps -> 0), far lower variance: 1/t reaches 1/eps when t is tiny and almost nothing is
       masked, which in practice stalled learning (a 6-layer model could not learn to copy the
       prompt in 200 steps with 1/t, and learned it with (n+1)/k);
-    - ``"flat"``: every masked token weighs the same (w = n/k scaled by k/n: plain mean CE over
-      the batch's masked tokens) — not the ELBO; for comparison.
+    - ``"flat"`` (default): every masked token weighs the same (plain mean CE over the batch's
+      masked tokens, MaskGIT-style) — not the ELBO: it weights noise level t by ~t, i.e. towards
+      the heavily masked states decoding starts from.  At this project's budget (1.2M
+      parameters, 6000 steps of 64 on one CPU core) it trained a far better decoder: greedy
+      Pass@1 on easy countdown 0.4 vs 0.06-0.12 with "rb"; "inv_t" failed even to learn to copy.
     """
     B = input_ids.size(0)
     u = (torch.arange(B, dtype=torch.float32) + torch.rand(B, generator=generator)) / B
