@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
     from tqdm import tqdm
 
-    from sweeps.infill_common import (batches, ensure_out, paired_bootstrap_diff, problems, template_text,
+    from sweeps.infill_common import (batches, ensure_out, expand, paired_bootstrap_diff, problems, template_text,
                                       template_for)
     from workers.models import load_model
     from workers.samplers import make_sampler
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
         sampler = make_sampler(name, **params)
         for gamma in gammas:
             for chunk in batches(probs, max(1, 32 // n_samp)):
-                prompts = [model.encode_prompt(p.prompt) for p in chunk for _ in range(n_samp)]
-                seeds = [s for _ in chunk for s in range(n_samp)]
+                prompts, seeds = expand(model, chunk, n_samp)
                 t0 = time.perf_counter()
                 res = infill(sampler, model, prompts, tpl, block_length=args.block_length, seeds=seeds,
                              gamma=gamma)
@@ -101,20 +100,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    from sweeps.infill_common import common_args
-
-    p = argparse.ArgumentParser(prog="python sweeps/early_exit.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p, "runs/early_exit")
+def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gammas", default="0,0.5,1,2", help="exit thresholds γ in nats (default: %(default)s)")
     p.add_argument("--lams", default="0.1,0.3", help="MED λ grid (default: %(default)s)")
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except ValueError as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from sweeps.infill_common import script_main
+
+    return script_main("python sweeps/early_exit.py", __doc__, "runs/early_exit", add_args, run, argv)
 
 
 if __name__ == "__main__":

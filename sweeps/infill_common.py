@@ -74,3 +74,25 @@ def template_text(model: Any, tokens: Any) -> str:
     drop = {i for i in (model.mask_id, getattr(model, "eos_id", None), getattr(model, "pad_id", None))
             if i is not None}
     return model.tokenizer.decode([int(t) for t in tokens if int(t) not in drop], skip_special_tokens=True)
+
+
+def expand(model: Any, chunk: list[Any], n_samp: int) -> tuple[list[list[int]], list[int]]:
+    """Prompts and seeds for ``n_samp`` samples of each problem in ``chunk`` (problem-major)."""
+    return ([model.encode_prompt(p.prompt) for p in chunk for _ in range(n_samp)],
+            [s for _ in chunk for s in range(n_samp)])
+
+
+def script_main(prog: str, doc: str, out: str, add_args: Any, run: Any,
+                argv: Optional[list[str]] = None) -> int:
+    """Parse the common options plus the script's own, run, and turn bad input into one line."""
+    import sys
+
+    p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_args(p, out)
+    add_args(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except ValueError as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2

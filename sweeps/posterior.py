@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
     from tqdm import tqdm
 
-    from sweeps.infill_common import batches, ensure_out, problems, template_for, template_text
+    from sweeps.infill_common import batches, ensure_out, expand, problems, template_for, template_text
     from workers.models import load_model
     from workers.samplers import make_sampler
     from workers.samplers.infilling import infill
@@ -35,9 +35,8 @@ def run(args: argparse.Namespace) -> int:
     probs = problems(task, n_prob)
     with tqdm(total=len(probs) * n_samp, desc="posterior", unit="trace") as bar:
         for chunk in batches(probs, max(1, 32 // n_samp)):
-            prompts = [model.encode_prompt(p.prompt) for p in chunk for _ in range(n_samp)]
+            prompts, seeds = expand(model, chunk, n_samp)
             answers = [p.reference for p in chunk for _ in range(n_samp)]
-            seeds = [s for _ in chunk for s in range(n_samp)]
             res = infill(sampler, model, prompts, tpl, block_length=args.block_length, seeds=seeds,
                          answers=answers)
             for i, tr in enumerate(res.traces):
@@ -54,20 +53,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    from sweeps.infill_common import common_args
-
-    p = argparse.ArgumentParser(prog="python sweeps/posterior.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p, "runs/posterior")
+def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sampler", default="random", help="sampler for the reasoning (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="(default: %(default)s)")
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except ValueError as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from sweeps.infill_common import script_main
+
+    return script_main("python sweeps/posterior.py", __doc__, "runs/posterior", add_args, run, argv)
 
 
 if __name__ == "__main__":

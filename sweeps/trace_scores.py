@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
     from tqdm import tqdm
 
-    from sweeps.infill_common import batches, ensure_out, problems, template_for, template_text
+    from sweeps.infill_common import batches, ensure_out, expand, problems, template_for, template_text
     from workers.models import load_model
     from workers.samplers import make_sampler
     from workers.samplers.infilling import infill, trace_scores
@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
     probs = problems(task, n_prob)
     with tqdm(total=len(probs) * n_samp, desc="trace scores", unit="trace") as bar:
         for chunk in batches(probs, max(1, 32 // n_samp)):
-            prompts = [model.encode_prompt(p.prompt) for p in chunk for _ in range(n_samp)]
-            seeds = [s for _ in chunk for s in range(n_samp)]
+            prompts, seeds = expand(model, chunk, n_samp)
             res = infill(sampler, model, prompts, tpl, block_length=args.block_length, seeds=seeds)
             for i, tr in enumerate(res.traces):
                 pr = chunk[i // n_samp]
@@ -66,19 +65,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    from sweeps.infill_common import common_args
-
-    p = argparse.ArgumentParser(prog="python sweeps/trace_scores.py", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p, "runs/trace_scores")
+def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=1.0, help="(default: %(default)s)")
-    args = p.parse_args(argv)
-    try:
-        return run(args)
-    except ValueError as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from sweeps.infill_common import script_main
+
+    return script_main("python sweeps/trace_scores.py", __doc__, "runs/trace_scores", add_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -235,16 +235,11 @@ class Sampler:
             fresh = [a for a, b in enumerate(act_list) if b not in cache]
             if len(fresh) == A:
                 logits = forward(x[active], torch.arange(A, device=device), active)
-            else:
-                logits = torch.stack([cache[b] for b in act_list]) if not fresh else None
+            else:  # some rows reuse the forward a lookahead sampler already ran on their state
+                logits = torch.stack([cache.get(b, next(iter(cache.values()))) for b in act_list])
                 if fresh:
                     idx_f = torch.tensor(fresh, device=device)
-                    new = forward(x[active[idx_f]], idx_f, active)
-                    logits = new.new_empty((A,) + tuple(new.shape[1:]))
-                    logits[idx_f] = new
-                    for a, b in enumerate(act_list):
-                        if b in cache:
-                            logits[a] = cache[b]
+                    logits[idx_f] = forward(x[active[idx_f]], idx_f, active)
             cache.clear()
             for a in fresh:
                 act_traces[a].forward_rows += 1
