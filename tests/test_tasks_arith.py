@@ -27,22 +27,21 @@ def oracle(expression: str) -> int:
     return walk(ast.parse(expression, mode="eval"))
 
 
-STEP = re.compile(r"^(\d+)([+*-])(\d+)=(\d+)$")
+STEP = re.compile(r"^(\d\d)([+*-])(\d\d)=(\d\d)$")  # every number two digits wide
 
 
 def check_chain(expression: str, completion: str) -> int:
-    """Replays the chain of thought on the expression: each step must be the next operation in
-    the fixed order (all '*' left to right, then '+'/'-' left to right) and be right."""
+    """Replays the chain of thought on the expression: each step must be the next operation
+    left to right (a '*' only ever comes first, so this is also precedence order) and be right."""
     *steps, boxed = completion.split(" ")
     tokens = re.findall(r"\d+|[+*-]", expression)
     vals, ops = [int(t) for t in tokens[::2]], tokens[1::2]
     for step in steps:
         a, op, b, c = STEP.match(step).groups()
-        i = ops.index("*") if "*" in ops else 0
-        assert (vals[i], ops[i], vals[i + 1]) == (int(a), op, int(b)), (expression, step)
-        assert int(c) == oracle(f"{a}{op}{b}")
-        vals[i:i + 2] = [int(c)]
-        del ops[i]
+        assert (vals[0], ops[0], vals[1]) == (int(a), op, int(b)), (expression, step)
+        assert int(c) == oracle(f"{int(a)}{op}{int(b)}")
+        vals[:2] = [int(c)]
+        del ops[0]
     assert not ops and boxed == f"\\boxed{{{vals[0]}}}"
     return vals[0]
 
@@ -54,6 +53,10 @@ def test_problems_follow_the_format_and_tiers(task):
         assert p.prompt == f"Compute {expr}\n"
         assert len(re.findall(r"[+*-]", expr)) == tier.n_ops == p.meta["steps"]
         assert all(1 <= int(x) <= 20 for x in re.findall(r"\d+", expr))
+        assert "*" not in expr[expr.find("*") + 1:]               # at most one '*' ...
+        if "*" in expr:                                            # ... as the first operation
+            a, b = re.match(r"^(\d+)\*(\d+)", expr).groups()
+            assert 2 <= int(a) <= 9 and 2 <= int(b) <= 9
         assert check_chain(expr, p.meta["completion"]) == int(p.reference) == oracle(expr)
         assert all(0 <= int(x) <= 99 for x in re.findall(r"\d+", p.meta["completion"]))
         assert len(p.meta["completion"]) <= 46
@@ -112,3 +115,31 @@ def test_corrupted_completions_are_rejected(task):
             assert not g.correct, (p.prompt, c)
             n += 1
     assert n == 3000
+
+
+def test_infill_layout_puts_the_padded_answer_in_a_fixed_block(task):
+    """004 §4.1 layout: chain space-filled to 37, delimiter, 2-digit answer, closing — 48 in all,
+    still graded correct, same chain."""
+    start = arith.INFILL_REASONING_LENGTH + len(arith.INFILL_DELIMITER)
+    for p in task.problems:
+        text = arith.infill_completion(p.meta["completion"])
+        assert len(text) == task.gen_length
+        assert text[arith.INFILL_REASONING_LENGTH:start] == arith.INFILL_DELIMITER
+        assert int(text[start:start + arith.INFILL_ANSWER_LENGTH]) == int(p.reference)
+        assert text.endswith(arith.INFILL_CLOSING)
+        assert text[:arith.INFILL_REASONING_LENGTH].rstrip() == p.meta["completion"].rpartition(" \\boxed{")[0]
+        assert task.grade(p, text).correct
+
+
+def test_chain_supports_accepts_exactly_the_correct_derivations(task):
+    for p in task.problems[:200]:
+        reasoning = p.meta["completion"].rpartition(" \\boxed{")[0]
+        expr, ans = p.meta["expression"], int(p.reference)
+        assert task.reasoning_supports(p, reasoning)
+        assert arith.chain_supports(expr, reasoning.replace("=0", "="), ans)       # padding is optional
+        assert not arith.chain_supports(expr, reasoning, ans + 1)                  # wrong answer
+        assert not arith.chain_supports(expr, reasoning.rsplit(" ", 1)[0], ans)    # a step missing
+        first = reasoning.split()[0]
+        wrong = first[:-2] + f"{(int(first[-2:]) + 1) % 100:02d}"
+        assert not arith.chain_supports(expr, reasoning.replace(first, wrong, 1), ans)  # miscomputed
+    assert not arith.chain_supports("3+4", "", 7) and not arith.chain_supports("3+4", "03+04=07 junk", 7)

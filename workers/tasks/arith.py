@@ -1,22 +1,32 @@
 """Arith: multi-step integer arithmetic with a short, rigid chain of thought and a boxed answer.
 
-Prompt      ``"Compute 12+7*3-5\\n"``
-Completion  ``"7*3=21 12+21=33 33-5=28 \\boxed{28}"``
+Prompt      ``"Compute 7*3+12-5\\n"``
+Completion  ``"07*03=21 21+12=33 33-05=28 \\boxed{28}"``
 
-The chain of thought performs one operation per step in a fixed order — every ``*`` first, left
-to right, then ``+``/``-`` left to right — writing ``a op b=c`` and separating steps with one
-space, then ``\\boxed{answer}``.  Graded through the math grading path
-(``math_grader.grade_answer``: last ``\\boxed{}`` + equivalence), exactly like MATH500, so only
-the final answer counts.
+The chain of thought performs one operation per step, left to right, writing ``a op b=c`` with
+every number zero-padded to two digits (so each step is exactly 8 characters) and separating
+steps with one space, then ``\\boxed{answer}`` (not padded).  A ``*`` may only be the first
+operation (both factors 2-9), so left-to-right order is also the usual precedence and every
+step depends on the previous result: the chain is order-sensitive.  Graded through the math
+grading path (``math_grader.grade_answer``: last ``\\boxed{}`` + equivalence), exactly like
+MATH500, so only the final answer counts.
 
 Tiers (``difficulty``): ``2-step``, ``3-step``, ``4-step`` = number of operations.  Operands are
-integers 1-20, operators drawn uniformly from ``+ - *``; every intermediate value and the answer
-lie in 0-99 (problems breaking that are redrawn), so every number in a completion has at most
-two digits and the longest completion is 46 characters.
+integers 1-20; the first operator is drawn uniformly from ``+ - *``, the others from ``+ -``;
+every intermediate value and the answer lie in 0-99 (problems breaking that are redrawn), so
+the longest completion is 46 characters.
+
+Why this shape (``arith-v1`` -> ``arith-v2``): v1 allowed ``*`` anywhere (factors 1-20,
+evaluated first) and wrote numbers unpadded.  Trained alone on one GPU for 4,500 steps of 64
+(1.2M parameters), the unpadded left-to-right chain reached greedy Pass@1 0.06 / 0.00 / 0.02
+(2/3/4 steps) and the zero-padded one 0.81 / 0.71 / 0.71 on 48 problems per tier: a masked
+diffusion model decodes positions in parallel, and a fixed-width chain gives every position a
+fixed role (see ``workers/tinymodel/RECIPE.md``).
 """
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -25,7 +35,7 @@ from . import math_grader
 from .base import Grade, Problem, Task, in_test_bucket, make_problem_id, read_jsonl
 
 NAME = "arith"
-VERSION = "arith-v1"
+VERSION = "arith-v2"
 DATA_FILE = Path(__file__).with_name("data") / f"{VERSION}-test.jsonl"
 TEST_PER_TIER = 200
 TEST_BUCKET_PER_MILLE = 100
@@ -35,6 +45,7 @@ TEST_BUCKET_PER_MILLE = 100
 class Tier:
     n_ops: int
     operand_range: tuple[int, int] = (1, 20)
+    factor_range: tuple[int, int] = (2, 9)  # both factors of a leading '*'
     value_range: tuple[int, int] = (0, 99)
 
 
@@ -63,7 +74,7 @@ def solve(operands: Sequence[int], ops: Sequence[str],
         c = a * b if op == "*" else a + b if op == "+" else a - b
         if lo is not None and not lo <= c <= hi:
             return False
-        steps.append(f"{a}{op}{b}={c}")
+        steps.append(f"{a:02d}{op}{b:02d}={c:02d}")  # fixed width: see the module docstring
         vals[i:i + 2] = [c]
         del ops[i]
         return True
@@ -85,7 +96,9 @@ def _draw(tier: Tier, rng: random.Random) -> tuple[str, int, list[str]]:
     lo, hi = tier.operand_range
     while True:
         operands = [rng.randint(lo, hi) for _ in range(tier.n_ops + 1)]
-        ops = ["+-*"[rng.randrange(3)] for _ in range(tier.n_ops)]
+        ops = ["+-*"[rng.randrange(3)]] + ["+-"[rng.randrange(2)] for _ in range(tier.n_ops - 1)]
+        if ops[0] == "*":
+            operands[0], operands[1] = (rng.randint(*tier.factor_range) for _ in range(2))
         solved = solve(operands, ops, tier.value_range)
         if solved is None:
             continue
@@ -147,6 +160,46 @@ def generate_train(n: int, seed: int, difficulty: Union[None, str, Sequence[str]
     return out
 
 
+# Reasoning-as-infilling layout (004 §4.1): [chain, space-filled to 37] + " \\boxed{" + [answer,
+# zero-padded to 2 digits] + "}" = 48 characters = gen_length.  The tiny model is trained on a
+# share of arith examples in this layout (``infill_completion``) so the infilling sweeps have a
+# model that knows where the answer block is.  Spaces, not EOS, fill the slack: a plain decode
+# that drifts into this layout still ends in a gradable ``\\boxed{}``.
+INFILL_REASONING_LENGTH = 37  # longest chain: 4 steps x 8 characters + 3 spaces = 35
+INFILL_DELIMITER = " \\boxed{"
+INFILL_ANSWER_LENGTH = 2
+INFILL_CLOSING = "}"
+
+
+def infill_completion(completion: str) -> str:
+    """A completion rewritten in the infilling layout (same chain, same answer value)."""
+    reasoning, _, boxed = completion.rpartition(" \\boxed{")
+    answer = f"{int(boxed.rstrip('}')):0{INFILL_ANSWER_LENGTH}d}"
+    return reasoning.ljust(INFILL_REASONING_LENGTH) + INFILL_DELIMITER + answer + INFILL_CLOSING
+
+
+_STEP = re.compile(r"(\d+)([+*-])(\d+)=(\d+)")
+
+
+def chain_supports(expression: str, reasoning: str, answer: int) -> bool:
+    """Whether ``reasoning`` is a correct left-to-right chain for ``expression`` ending in
+    ``answer``: every step is the next operation on the running value, computed right.  Used to
+    check posterior samples (004 §5.1): a trace that merely sits next to the answer does not count."""
+    tokens = re.findall(r"\d+|[+*-]", expression)
+    value, rest = int(tokens[0]), list(zip(tokens[1::2], (int(t) for t in tokens[2::2])))
+    steps = reasoning.split()
+    if len(steps) != len(rest):
+        return False
+    for step, (op, b) in zip(steps, rest):
+        m = _STEP.fullmatch(step)
+        if m is None or (int(m[1]), m[2], int(m[3])) != (value, op, b):
+            return False
+        value = value * b if op == "*" else value + b if op == "+" else value - b
+        if int(m[4]) != value:
+            return False
+    return value == answer
+
+
 class ArithTask(Task):
     name = NAME
     version = VERSION
@@ -177,6 +230,14 @@ class ArithTask(Task):
 
     def _grade(self, problem: Problem, completion: str) -> Grade:
         return math_grader.grade_answer(problem.reference, completion, extract="boxed")
+
+    def infill_answer(self, problem: Problem) -> str:
+        """The answer as the infilling layout writes it (zero-padded to the answer block)."""
+        return f"{int(problem.reference):0{INFILL_ANSWER_LENGTH}d}"
+
+    def reasoning_supports(self, problem: Problem, reasoning: str) -> bool:
+        """The chain of thought alone derives the reference answer (see ``chain_supports``)."""
+        return chain_supports(problem.meta["expression"], reasoning, int(problem.reference))
 
     def train_examples(self, n: int, seed: int,
                        difficulty: Union[None, str, Sequence[str]] = None) -> list[tuple[str, str]]:
