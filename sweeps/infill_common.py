@@ -11,10 +11,13 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from workers.samplers.infilling import Template
+from workers.tasks import arith
 
-# Reasoning budget and answer block per task: arith chains are ≤ ~40 characters, answers ≤ 2 digits.
+# Reasoning budget and answer block per task.  arith: the layout the tiny model is trained on
+# (chains ≤ 35 characters, answers zero-padded to 2 digits; see arith.infill_completion).
 TEMPLATES: dict[str, Template] = {
-    "arith": Template(reasoning_length=32, answer_length=3, delimiter=" \\boxed{", closing="}"),
+    "arith": Template(reasoning_length=arith.INFILL_REASONING_LENGTH, answer_length=arith.INFILL_ANSWER_LENGTH,
+                      delimiter=arith.INFILL_DELIMITER, closing=arith.INFILL_CLOSING),
     "math500": Template(reasoning_length=256, answer_length=16),
     "gsm8k": Template(reasoning_length=224, answer_length=16),
 }
@@ -24,8 +27,14 @@ def template_for(task: str, reasoning_length: Optional[int], answer_length: Opti
     if task not in TEMPLATES:
         raise ValueError(f"no answer template for task {task!r}; known: {', '.join(sorted(TEMPLATES))}")
     t = TEMPLATES[task]
-    return Template(reasoning_length or t.reasoning_length, answer_length or t.answer_length,
-                    t.delimiter, t.closing)
+    return Template(t.reasoning_length if reasoning_length is None else reasoning_length,
+                    t.answer_length if answer_length is None else answer_length, t.delimiter, t.closing)
+
+
+def answer_text(task: Any, problem: Any) -> str:
+    """The answer a* as the task's template writes it (arith zero-pads), else the reference."""
+    fmt = getattr(task, "infill_answer", None)
+    return fmt(problem) if fmt is not None else problem.reference
 
 
 def common_args(p: argparse.ArgumentParser, out: str) -> None:

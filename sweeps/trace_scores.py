@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
     from tqdm import tqdm
 
-    from sweeps.infill_common import batches, ensure_out, expand, problems, template_for, template_text
+    from sweeps.infill_common import (answer_text, batches, ensure_out, expand, problems, template_for,
+                                      template_text)
     from workers.models import load_model
     from workers.samplers import make_sampler
     from workers.samplers.infilling import infill, trace_scores
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             for i, tr in enumerate(res.traces):
                 pr = chunk[i // n_samp]
                 text = template_text(model, res.tokens[i])
-                phi = trace_scores(model, prompts[i], res.tokens[i], tr.order, tpl, pr.reference)
+                phi = trace_scores(model, prompts[i], res.tokens[i], tr.order, tpl, answer_text(task, pr))
                 rows.append(dict(problem_id=pr.problem_id, seed=seeds[i], completion=text,
                                  correct=bool(task.grade(pr, text).correct), phi=phi))
             bar.update(len(prompts))
