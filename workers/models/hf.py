@@ -144,6 +144,23 @@ class HFDenoiser:
             out = torch.cat([out[:, :1], out[:, :-1]], dim=1)
         return out.float()
 
+    @property
+    def supports_prefix_cache(self) -> bool:
+        """Whether the model's forward takes a prefix of cached keys/values (workers/prefix_cache.py).
+        Shifted models (Dream) do not qualify: their first suffix row is predicted from the prefix."""
+        return bool(getattr(self.model, "supports_prefix_cache", False)) and not self.shift_logits
+
+    @torch.no_grad()
+    def forward_cached(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor],
+                       past: Any = None, use_cache: bool = False) -> tuple[torch.Tensor, Any]:
+        """(float logits of x's positions, per-layer (k, v) of all positions if ``use_cache``);
+        ``past`` stands for positions before x (``attention_mask`` covers both)."""
+        if attention_mask is not None:
+            attention_mask = attention_mask.to(self.device)
+        out = self.model(input_ids=x.to(self.device), attention_mask=attention_mask,
+                         past_key_values=past, use_cache=use_cache)
+        return out.logits.float(), out.past_key_values
+
     def encode_prompt(self, text: str) -> list[int]:
         """Token ids of a user prompt; the chat template (with the assistant turn opened) is
         applied when the tokenizer has one."""

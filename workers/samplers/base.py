@@ -182,11 +182,13 @@ class Sampler:
     # ---------------------------------------------------------------------------- generate
     def generate(self, model: Any, prompts: Sequence[Sequence[int]], gen_length: int,
                  block_length: Optional[int] = None,
-                 seeds: Optional[Sequence[int]] = None) -> SamplerOutput:
+                 seeds: Optional[Sequence[int]] = None, prefix_cache: bool = False) -> SamplerOutput:
         """Decode ``gen_length`` tokens after each prompt; one trace per sample.
 
         Block semi-AR: the generated region is split into blocks of ``block_length`` (default:
         one block); a sample's window is the first block that still has masked positions.
+        ``prefix_cache=True`` serves the forwards from a prefix KV cache
+        (``workers.prefix_cache``: exact for one-layer models, an approximation otherwise).
         """
         check_denoiser(model)
         gen_length = check_int("gen_length", gen_length)
@@ -196,6 +198,10 @@ class Sampler:
         seeds = list(range(len(prompts))) if seeds is None else list(seeds)
         if isinstance(prompts, (list, tuple)) and len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+        if prefix_cache:
+            from workers.prefix_cache import PrefixCache
+
+            model = PrefixCache(model, gen_length, block_length)
         x, attn, ragged, P = build_canvas(model, prompts, gen_length)
         return self.decode(model, x, attn, ragged, P, block_length, seeds)
 

@@ -18,6 +18,7 @@ with the transformers Auto classes when this module is imported, so ``save_pretr
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -111,20 +112,32 @@ class Block(nn.Module):
         cos: torch.Tensor,
         sin: torch.Tensor,
         key_bias: Optional[torch.Tensor],
-    ) -> torch.Tensor:
+        past: Optional[tuple[torch.Tensor, torch.Tensor]] = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``past`` = (k, v) of earlier positions not in ``x`` (a prefix cache); returns the new
+        residual stream and the (k, v) of every position, past included."""
         B, L, D = x.shape
         qkv = self.qkv(self.ln1(x)).view(B, L, 3, self.n_head, D // self.n_head).permute(2, 0, 3, 1, 4)
         qk, v = qkv[:2], qkv[2]  # [2, B, H, L, hd], [B, H, L, hd]
         qk = qk * cos + rotate_half(qk) * sin  # rotary on q and k in one go
         q, k = qk.unbind(0)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         # Plain matmul attention: at these sizes it beats the fused CPU kernels.  No causal mask;
-        # key_bias [B, 1, 1, L] is -inf on padded keys so real tokens never see padding.
+        # key_bias [B, 1, 1, L_keys] is -inf on padded keys so real tokens never see padding.
         att = (q * self.scale) @ k.transpose(-1, -2)
         if key_bias is not None:
             att = att + key_bias
         y = att.softmax(-1) @ v
         x = x + self.proj(y.transpose(1, 2).reshape(B, L, D))
-        return x + self.fc_out(F.gelu(self.fc(self.ln2(x))))
+        return x + self.fc_out(F.gelu(self.fc(self.ln2(x)))), (k, v)
+
+
+@dataclass
+class TinyDiffusionOutput(MaskedLMOutput):
+    """``MaskedLMOutput`` plus the per-layer (k, v) of every position when ``use_cache``."""
+
+    past_key_values: Optional[tuple[tuple[torch.Tensor, torch.Tensor], ...]] = None
 
 
 class TinyDiffusionPreTrainedModel(PreTrainedModel):
@@ -178,34 +191,50 @@ class TinyDiffusionLM(TinyDiffusionPreTrainedModel):
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
 
+    #: ``forward`` takes a prefix cache (``past_key_values``): see workers/prefix_cache.py.
+    supports_prefix_cache = True
+
     def forward(
         self,
         input_ids: torch.Tensor,
         attention_mask: Optional[torch.Tensor] = None,
         labels: Optional[torch.Tensor] = None,
+        past_key_values: Optional[tuple[tuple[torch.Tensor, torch.Tensor], ...]] = None,
+        use_cache: bool = False,
         **kwargs,
-    ) -> MaskedLMOutput:
-        """``labels`` (optional, -100 = ignore) gives a plain mean cross-entropy ``loss``."""
+    ) -> TinyDiffusionOutput:
+        """``labels`` (optional, -100 = ignore) gives a plain mean cross-entropy ``loss``.
+
+        Prefix cache: ``past_key_values`` holds each layer's (k, v) for the first Lp positions,
+        which are then not in ``input_ids`` (its L tokens are positions Lp..Lp+L-1);
+        ``attention_mask``, if given, covers all Lp + L positions.  ``use_cache=True`` returns
+        every layer's (k, v) for all Lp + L positions.
+        """
         B, L = input_ids.shape
+        Lp = 0 if past_key_values is None else past_key_values[0][0].shape[2]
         if attention_mask is None:
-            position_ids = torch.arange(L, device=input_ids.device).expand(B, L)
+            position_ids = torch.arange(Lp, Lp + L, device=input_ids.device).expand(B, L)
             key_bias = None
         else:
             attention_mask = attention_mask.to(torch.long)
-            position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+            if attention_mask.shape[1] != Lp + L:
+                raise ValueError(f"attention_mask covers {attention_mask.shape[1]} positions, expected {Lp + L}")
+            position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, Lp:]
             key_bias = None
             if not bool(attention_mask.bool().all()):
-                key_bias = torch.zeros(B, 1, 1, L, device=input_ids.device, dtype=self.embed.weight.dtype)
+                key_bias = torch.zeros(B, 1, 1, Lp + L, device=input_ids.device, dtype=self.embed.weight.dtype)
                 key_bias = key_bias.masked_fill(attention_mask[:, None, None, :] == 0, float("-inf"))
         x = self.embed(input_ids)
         cos, sin = (t.to(x.dtype) for t in self.rotary(position_ids))  # keep bf16 runs in bf16
-        for block in self.blocks:
-            x = block(x, cos, sin, key_bias)
+        kvs = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, cos, sin, key_bias, None if past_key_values is None else past_key_values[i])
+            kvs.append(kv)
         logits = self.lm_head(self.ln_f(x))
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100)
-        return MaskedLMOutput(loss=loss, logits=logits)
+        return TinyDiffusionOutput(loss=loss, logits=logits, past_key_values=tuple(kvs) if use_cache else None)
 
 
 def masked_diffusion_loss(
