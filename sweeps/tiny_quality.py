@@ -49,6 +49,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=128, help="sequences per sampler call")
     p.add_argument("--seed", type=int, default=0, help="base seed of the sampled runs")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--device", default="cpu", help="device of the quality and speed runs (the README figures: cpu)")
     p.add_argument("--speed-batch", type=int, default=32, help="batch size of the speed measurement (0: skip)")
     p.add_argument("--no-quality", action="store_true", help="only measure speed")
     args = p.parse_args(argv)
@@ -102,7 +103,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from workers.samplers import make_sampler
     from workers.tasks import load_task
 
-    model = load_model(args.model, device="cpu")
+    model = load_model(args.model, device=args.device, dtype=torch.float32)
     names = [t.strip() for t in args.tasks.split(",") if t.strip()]
     tasks = {name: load_task(name) for name in names}
     k, n, tau = args.k, args.samples, args.temperature
