@@ -40,6 +40,27 @@ def test_training_is_seeded_and_writes_a_loadable_checkpoint(tmp_path):
     assert m.vocab_size == 100 and m.decode(m.encode_prompt("1+2=3")) == "1+2=3"
 
 
+def test_a_share_of_arith_examples_uses_the_infilling_layout():
+    from workers.tasks import arith
+    from workers.tinymodel.tokenizer import build_tokenizer
+
+    tok = build_tokenizer()
+    layouts = []
+    for frac in (0.0, 0.5, 1.0):
+        x, resp, _ = train.TaskStream("arith", 0, tok, 64, infill_frac=frac).batch(64)
+        texts = [tok.decode(row[r].tolist(), skip_special_tokens=True) for row, r in zip(x, resp)]
+        at = arith.INFILL_REASONING_LENGTH
+        layouts.append(sum(t[at:at + len(arith.INFILL_DELIMITER)] == arith.INFILL_DELIMITER for t in texts))
+    assert layouts[0] == 0 and 16 < layouts[1] < 48 and layouts[2] == 64
+    # countdown has no infilling layout: the share is ignored
+    assert train.TaskStream("countdown", 0, tok, 8, infill_frac=1.0).infill_frac == 0.0
+
+
+def test_bad_infill_share_is_rejected(tmp_path):
+    with pytest.raises(SystemExit, match="infill-frac"):
+        train.main(TINY_ARGS + ["--infill-frac", "1.5", "--out", str(tmp_path)])
+
+
 def test_bad_mix_is_rejected():
     with pytest.raises(SystemExit, match="unknown task"):
         train.parse_mix("countdown=1,poetry=1")

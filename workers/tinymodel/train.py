@@ -1,6 +1,6 @@
 """Train the embedded default model (``tiny``) on a mix of the synthetic tasks.
 
-    python -m workers.tinymodel.train                 # the committed checkpoint (CPU, 2 threads)
+    python -m workers.tinymodel.train                 # the committed checkpoint (CPU, 2 threads, ~55 min)
     python -m workers.tinymodel.train --steps 200 --out /tmp/tiny-smoke   # a quick smoke run
 
 Each step draws one task (countdown or arith, by ``--mix`` weights), a batch of fresh training
@@ -33,6 +33,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+from workers.tasks import arith
 from workers.tinymodel import CHECKPOINT_DIR
 from workers.tinymodel.model import TinyDiffusionConfig, TinyDiffusionLM, masked_diffusion_loss
 from workers.tinymodel.tokenizer import build_tokenizer
@@ -49,9 +50,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output checkpoint directory")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=12000)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (AdamW)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (AdamW)")
     p.add_argument("--min-lr-ratio", type=float, default=0.05, help="final lr / peak lr (cosine)")
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--weight-decay", type=float, default=0.01)
@@ -59,19 +60,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     # (see model.masked_diffusion_loss and TRAINING.md)
     p.add_argument("--weighting", default="flat", choices=["rb", "inv_t", "flat"],
                    help="loss weight: flat = mean CE over masked tokens, rb = E[1/t | k masked], inv_t = 1/t")
-    p.add_argument("--mix", default="countdown=0.6,arith=0.4", help="task sampling weights")
+    p.add_argument("--mix", default="countdown=0.35,arith=0.65", help="task sampling weights")
     p.add_argument("--hidden-size", type=int, default=128)
     p.add_argument("--layers", type=int, default=6)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--mlp-ratio", type=int, default=4)
-    # One thread by default: on a shared 2-core machine a 2-thread run stalls at every parallel
-    # region when another process holds a core (measured 9x slower), and results differ in the
-    # last bits between thread counts, so the count is part of the reproducible command.
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    # Two threads (the 2-core budget).  Give the run the machine: a 2-thread run stalls at every
+    # parallel region when another process holds a core (measured 9x slower).  Results differ in
+    # the last bits between thread counts, so the count is part of the reproducible command.
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--device", default="cpu", help="cpu (the committed checkpoint) or cuda")
+    p.add_argument("--infill-frac", type=float, default=0.25,
+                   help="share of arith examples laid out as 004's answer-block template (arith.infill_completion)")
     p.add_argument("--chunk", type=int, default=20000, help="training pairs generated at a time per task")
-    p.add_argument("--eval-every", type=int, default=1000, help="steps between quick evals (0: off)")
-    p.add_argument("--eval-problems", type=int, default=16, help="test problems per tier in quick evals")
+    p.add_argument("--eval-every", type=int, default=3000, help="steps between quick evals (0: off)")
+    p.add_argument("--eval-problems", type=int, default=32, help="test problems per tier in quick evals")
     return p.parse_args(argv)
 
 
@@ -95,14 +98,18 @@ class TaskStream:
     """Endless, seeded stream of (prompt ids, response ids) for one task.
 
     Pairs come from ``task.train_examples`` in chunks; chunk c uses seed (seed, task, c), so the
-    stream depends only on the seed.  The response is the completion, then EOS up to gen_length.
+    stream depends only on the seed.  The response is the completion, then EOS up to gen_length;
+    for arith, a share ``infill_frac`` of examples instead uses the reasoning-as-infilling layout
+    (chain, space fill, delimiter, padded answer, closing: see ``arith.infill_completion``).
     """
 
-    def __init__(self, name: str, seed: int, tokenizer: Any, chunk: int) -> None:
+    def __init__(self, name: str, seed: int, tokenizer: Any, chunk: int, infill_frac: float = 0.0) -> None:
         from workers.tasks import load_task
 
         self.task = load_task(name)
         self.name, self.seed, self.tok, self.chunk = name, seed, tokenizer, chunk
+        self.infill_frac = infill_frac if name == "arith" else 0.0
+        self.infill_rng = random.Random(f"{seed}/{name}/infill")
         self.gen_length = int(self.task.gen_length)
         self.eos = int(tokenizer.eos_token_id)
         self.c = 0
@@ -113,6 +120,8 @@ class TaskStream:
         seed = int.from_bytes(f"{self.seed}/{self.name}/{self.c}".encode(), "little") % (2**63)
         self.c += 1
         for prompt, completion in self.task.train_examples(self.chunk, seed=seed):
+            if self.infill_frac and self.infill_rng.random() < self.infill_frac:
+                completion = arith.infill_completion(completion)
             resp = self.tok.encode(completion, add_special_tokens=False)
             if len(resp) > self.gen_length:  # cannot be represented; never expected
                 self.too_long += 1
@@ -201,7 +210,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     n_params = sum(p.numel() for p in model.parameters())
 
     names = sorted(mix)
-    streams = {n: TaskStream(n, args.seed, tokenizer, args.chunk) for n in names}
+    if not 0.0 <= args.infill_frac <= 1.0:
+        raise SystemExit(f"--infill-frac must be in [0, 1], got {args.infill_frac}")
+    streams = {n: TaskStream(n, args.seed, tokenizer, args.chunk, args.infill_frac) for n in names}
     weights = [mix[n] for n in names]
     choice_rng = random.Random(f"{args.seed}/task-choice")
     gen = torch.Generator().manual_seed(args.seed)
