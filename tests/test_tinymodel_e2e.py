@@ -1,8 +1,8 @@
 """End to end with the committed checkpoint: load, decode, grade.
 
 The quality bar (issue 3) is greedy-confidence Pass@1 >= 0.6 on the easiest countdown tier.  The
-checkpoint committed now does NOT reach it (6/20 on the first 20 easy problems, 0.23 on the first
-100: it writes well-formed answers but often gets the arithmetic wrong), so that check is a strict
+checkpoint committed now does NOT reach it (0.27 on the first 60 easy problems: it writes
+well-formed answers but often gets the arithmetic wrong), so that check is a strict
 xfail: it starts failing — and must then be turned back into a plain test — as soon as a checkpoint
 that meets the bar lands.
 The first test checks what the current checkpoint does deliver: well-formed answers through the
