@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                                      h_ub_at_exit=tr.extra.get("h_ub_at_exit")))
                 bar.update(len(prompts))
     bar.close()
-    df = pl.DataFrame(rows)
+    df = pl.DataFrame(rows, infer_schema_length=None)  # exit_step etc. are None until a sample exits
     df.write_parquet(out / "early_exit.parquet")
     table = (df.group_by(["sampler", "params", "gamma"])
              .agg(pl.col("correct").mean().alias("accuracy"), pl.col("nfe").mean().alias("mean_nfe"),
