@@ -1,4 +1,4 @@
-"""countdown: generation, the train/test split, and the safe expression grader."""
+"""countdown: generation, the train/test split, and the safe chain/expression grader."""
 import ast
 import itertools
 import random
@@ -42,7 +42,8 @@ def test_tiers_match_their_definition(task):
         assert tier.target_range[0] <= target <= tier.target_range[1]
         assert target not in nums
         assert p.prompt == f"Numbers: {' '.join(map(str, nums))} Target: {target}\n"
-        assert p.reference == p.meta["completion"] and p.reference.endswith(f"={target}")
+        assert p.reference == p.meta["completion"] and int(p.reference.rsplit("=", 1)[1]) == target
+        assert cd.evaluate(p.meta["expression"], nums) == target
         assert p.meta["n_solutions"] >= 1 and 2 <= p.meta["min_numbers"] <= tier.n_numbers
 
 
@@ -106,7 +107,7 @@ def test_train_examples_are_deterministic_for_a_seed():
 
 def test_train_never_shares_a_problem_with_test(task):
     test_keys = {cd.canonical(p.meta["numbers"], p.meta["target"]) for p in task.problems}
-    for tname, nums, target, expr in cd.generate_train(20_000, seed=3):
+    for tname, nums, target, expr, steps in cd.generate_train(20_000, seed=3):
         key = cd.canonical(nums, target)
         assert key not in test_keys
         assert not in_test_bucket("countdown", key, cd.TEST_BUCKET_PER_MILLE)
@@ -122,12 +123,26 @@ def test_train_examples_are_valid_and_vary_the_solution(task):
         nums = [int(x) for x in prompt.split("Target:")[0].split()[1:]]
         target = int(prompt.split("Target:")[1])
         assert cd.grade_countdown(nums, target, completion).correct, (prompt, completion)
-        assert len(prompt) + len(completion) <= 56
+        assert len(completion) <= cd.GEN_LENGTH
+        # a chain of fixed-width binary steps (numbers zero-padded to two digits)
+        assert all(re.fullmatch(r"\d{2,3}[-+*]\d{2,3}=\d{2,3}", step) for step in completion.split()), completion
         by_prompt.setdefault(cd.canonical(nums, target), set()).add(completion)
     # the same problem drawn twice usually comes with a different solution
     assert sum(len(s) > 1 for s in by_prompt.values()) > 20
     tiers = Counter(len(p.split("Target:")[0].split()) - 1 for p, _ in pairs)
     assert set(tiers) == {3, 4, 5} and min(tiers.values()) > 1100
+
+
+def test_solution_steps_replay_the_expression_tree():
+    rng = random.Random(13)
+    for _ in range(2000):
+        nums = [rng.randint(1, 9) for _ in range(rng.randint(2, 5))]
+        value, text, steps = cd.random_solution(nums, rng)
+        assert len(steps) == len(nums) - 1 and int(steps[-1].split("=")[1]) == value
+        if value >= 10 ** cd.MAX_NUMBER_DIGITS:
+            continue  # beyond the grader's cap on numbers (and far beyond any tier's targets)
+        assert cd.grade_countdown(nums, value, cd.format_chain(steps)).correct, (nums, steps)
+        assert cd.evaluate(text, nums) == value
 
 
 def test_expression_printer_round_trips_through_the_parser():
@@ -168,21 +183,35 @@ def test_parser_agrees_with_an_independent_evaluator_on_random_strings():
 def test_every_reference_answer_is_accepted(task):
     for p in task.problems:
         g = task.grade(p, p.reference)
-        assert g == cd.Grade(True, p.reference.split("=")[0], None) and g.reason is None
-        # the trailing "=target" is optional; surrounding whitespace is ignored
-        assert task.grade(p, p.reference.split("=")[0]).correct
-        assert task.grade(p, "  " + p.reference + "\n").correct
+        assert g == cd.Grade(True, p.reference, None) and g.reason is None
+        # one expression is a chain of one step; its "=target" is optional
+        expr = p.meta["expression"]
+        assert task.grade(p, expr).correct and task.grade(p, f"{expr}={p.meta['target']}").correct
+        # surrounding whitespace is ignored, and so is the width of the gaps between steps
+        assert task.grade(p, "  " + p.reference.replace(" ", "   ") + "\n").correct
 
 
 def test_accepts_other_valid_solutions_and_spaces():
     nums, target = [3, 5, 7], 22
-    for ans in ["3*5+7", "7+5*3", "(5*3)+7", "7+3*5=22", "3 * 5 + 7 = 22", "((3*5)+7)", "5*3+7"]:
+    for ans in ["3*5+7", "7+5*3", "(5*3)+7", "7+3*5=22", "3 * 5 + 7 = 22", "((3*5)+7)", "5*3+7",
+                "03*05=15 15+07=22", "3*5=15 7+15=22", "03*05+07=22", "3*5=15 15+7", "3*5+07",
+                "05*03=15 15+07=22 22"]:
         assert cd.grade_countdown(nums, target, ans).correct, ans
     # at most once: unused numbers are fine; a number given twice may be used twice
     assert cd.grade_countdown([4, 4, 9], 16, "4*4=16").correct
     assert cd.grade_countdown([4, 4, 9], 8, "4+4").correct
     # negative intermediates are allowed
     assert cd.grade_countdown([3, 5, 9], 7, "3-5+9=7").correct
+    assert cd.grade_countdown([3, 5, 9], 7, "03-05=-2 -2+9=7").correct is False  # no unary minus
+    assert cd.grade_countdown([3, 5, 9], 7, "09-05=04 04+03=07").correct
+    # a step's value may be used once, like a given number; unused steps are allowed
+    assert cd.grade_countdown([2, 3, 4], 12, "02+02=04 03*04=12").correct is False  # 2 given once
+    assert cd.grade_countdown([2, 3, 4], 12, "02*03=06 03*04=12").correct is False  # 3 reused
+    assert cd.grade_countdown([2, 3, 4], 12, "02+03=05 03*04=12").correct is False  # 3 reused
+    assert cd.grade_countdown([2, 3, 4], 12, "02+04=06 02*06=12").correct is False  # 2 reused
+    assert cd.grade_countdown([2, 3, 4], 12, "02+04=06 03*04=12").correct is False  # 4 reused
+    assert cd.grade_countdown([2, 3, 4, 6], 12, "02+04=06 02*06=12").correct is False
+    assert cd.grade_countdown([2, 3, 4, 6], 36, "02+04=06 06*06=36").correct
 
 
 CORRUPTIONS = {
@@ -191,7 +220,11 @@ CORRUPTIONS = {
     "unknown number": ["2*11=22", "22", "22=22", "3*5+8-1", "35-13=22", "37-15"],
     "malformed": ["3*5+", "*3*5+7", "3*5++7", "(3*5+7", "3*5+7)", "3*5+7)(", "()", "3(5+7)",
                   "3*5+7==22", "=22", "3*5+7=", "3*5+7=22=22", "3*5+7=x", "3,5,7", "3*5+7 ok",
-                  "-3+5*5", "+3*5+7", "3*5+7\n3*5+7", "3x5+7", "3*5+07", "0022", ""],
+                  "-3+5*5", "+3*5+7", "3*5+7\n3*5+7", "3x5+7", "0022", "",
+                  "03*05=1515+07=22", "03*05=15+07=22", "03*05=15 =22", "03*05=15 15+07=22 =22"],
+    "bad chain": ["03*05=15 15+07=23", "03*05=16 16+06=22", "03*05=15 15+15=30", "15+07=22",
+                  "03*05=15 15+07=22 03*05=15", "05+07=12 12+03=15 15+07=22", "03*05=15 15+07=22 22-07=15",
+                  "03*05=15 22", "03*05=15 15+07=22 22+22=44"],
     "disallowed operator": ["3*5+7/1", "3**2+13", "3^2+13", "15//1+7", "3*5+7%8", "3*5+7.0",
                             "abs(3)", "__import__('os')", "3*5+7;", "3*5+7\x00", "３*5+7"],
 }
@@ -210,8 +243,10 @@ def test_systematic_corruptions_of_every_reference(task):
     count = 0
     for p in task.problems:
         nums, target = p.meta["numbers"], p.meta["target"]
-        expr = p.reference.split("=")[0]
+        expr = p.meta["expression"]
         digits = [t for t in cd.tokenize(expr) if t.isdigit()]
+        steps = p.reference.split()
+        last_expr, last_value = steps[-1].split("=")
         unknown = next(x for x in range(1, 30) if x not in nums)
         cases = [
             f"{expr}={target + 1}",                        # states a wrong result
@@ -222,7 +257,11 @@ def test_systematic_corruptions_of_every_reference(task):
             expr[: rng.randrange(1, len(expr))] + "**" + expr[-1] + f"={target}",
             f"{expr}/1={target}",
             f"{expr}={target}\nThe answer is {target}",
+            " ".join(steps[:-1] + [f"{last_expr}={int(last_value) + 1}"]),  # last step miscomputed
+            " ".join(steps).replace("=", "=0", 1) + "0",           # a value off by a factor of ten
         ]
+        if len(steps) > 1 and int(steps[-2].split("=")[1]) != target:
+            cases.append(" ".join(steps[:-1]))                  # stops one step short
         for c in cases:
             assert not cd.grade_countdown(nums, target, c).correct, (p.prompt, c)
             count += 1

@@ -1,23 +1,38 @@
 """Countdown: reach a target from a few small numbers with + - * and parentheses.
 
 Prompt      ``"Numbers: 3 5 7 Target: 22\\n"``
-Completion  ``"3*5+7=22"`` — an expression, then ``=`` and the target.
+Completion  ``"03*05=15 15+07=22"`` — a chain of steps, each ``a op b=c``, the last reaching
+            the target (the Countdown game's own form); a single expression such as
+            ``"3*5+7=22"`` or ``"3*5+7"`` is also an answer (a chain of one step).
 
 Rules (what the grader accepts):
-- every number given may be used AT MOST once (a number given twice may be used twice); numbers
-  not given, multi-digit concatenations of given digits, and numbers with leading zeros are
-  refused;
-- operators ``+ - *`` and parentheses only (no ``/``, no ``**``, no unary minus); spaces are
-  ignored; intermediate values may be negative;
-- the trailing ``=N`` is optional, but when present N must be the target (self-consistency);
+- the answer is one or more equations ``expression=value`` separated by whitespace; the last
+  may omit ``=value``.  Each equation's value must be what its expression evaluates to, and the
+  last value must be the target;
+- an expression may use the given numbers and the values of earlier equations, each AT MOST
+  once (a number given twice may be used twice; a value is consumed when used); numbers not
+  available and multi-digit concatenations of given digits are refused; zero-padding is fine
+  (``07`` is 7);
+- operators ``+ - *`` and parentheses only (no ``/``, no ``**``, no unary minus); spaces inside
+  an expression are ignored; intermediate values may be negative;
 - the whole completion (stripped of surrounding whitespace) must be the answer: no extra text.
 
-Grades: ``correct`` when the expression evaluates to the target.  A completion that breaks the
-rules is incorrect, with ``reason`` saying why (syntax, disallowed character, number not
-available or used twice, too long, ...); ``error`` stays None (the grader never fails on input).
+Grades: ``correct`` when the chain is valid and reaches the target.  A completion that breaks
+the rules is incorrect, with ``reason`` saying why (syntax, disallowed character, number not
+available or used twice, a step that does not evaluate to its stated value, ...); ``error``
+stays None (the grader never fails on input).  ``extracted`` is the chain, spaces removed
+inside each equation.
+
+Reference and training completions (``countdown-v2``) are chains of binary steps, one per
+internal node of a random expression tree in post-order, every number zero-padded to two
+digits (``08*04=32``), so each step has a fixed width and every position a fixed role — what
+made ``arith`` learnable for the tiny model (``workers/tinymodel/RECIPE.md``).  ``countdown-v1``
+wrote one expression (``3*5+7=22``): its steps ``1+3=13``-style fragments taught the tiny
+model false arithmetic, and it never passed ~0.3 greedy Pass@1 on the easy tier.
 
 Tiers (``difficulty``), numbers drawn uniformly from 1-9 (repeats allowed), target = the value of
-a random expression tree over k of them (subtractions ordered so no intermediate is negative):
+a random expression tree over k of them (subtractions ordered so no intermediate is negative;
+draws whose chain does not fit ``gen_length`` are redrawn, which only happens in ``hard``):
 
 =======  =======  =========  ==========
 tier     numbers  k used     target
@@ -37,6 +52,7 @@ the model sees a distribution over answers, not one canonical answer per problem
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +61,7 @@ from typing import Optional, Sequence, Union
 from .base import Grade, Problem, Task, in_test_bucket, make_problem_id, read_jsonl
 
 NAME = "countdown"
-VERSION = "countdown-v1"
+VERSION = "countdown-v2"
 DATA_FILE = Path(__file__).with_name("data") / f"{VERSION}-test.jsonl"
 TEST_PER_TIER = 200
 TEST_BUCKET_PER_MILLE = 100  # 10% of all problems are reserved for the test split
@@ -53,6 +69,7 @@ TEST_BUCKET_PER_MILLE = 100  # 10% of all problems are reserved for the test spl
 MAX_COMPLETION_CHARS = 120
 MAX_NUMBER_DIGITS = 4
 MAX_PAREN_DEPTH = 16
+GEN_LENGTH = 40  # 4 steps, some with 3-digit values, and at least one EOS
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,20 @@ def _combine(left: tuple[int, str, int], right: tuple[int, str, int], op: str) -
 def random_expression(numbers: Sequence[int], rng: random.Random) -> tuple[int, str]:
     """A random expression tree using each of ``numbers`` exactly once, in the given order
     (shuffle first if wanted).  Subtractions are oriented so no intermediate is negative."""
+    value, text, _ = random_solution(numbers, rng)
+    return value, text
+
+
+def format_step(a: int, op: str, b: int, c: int) -> str:
+    """One chain step, numbers zero-padded to two digits: ``08*04=32``."""
+    return f"{a:02d}{op}{b:02d}={c:02d}"
+
+
+def random_solution(numbers: Sequence[int], rng: random.Random) -> tuple[int, str, list[str]]:
+    """(value, expression, chain steps) of a random expression tree over ``numbers`` (each
+    exactly once, in the given order); the steps are the tree's internal nodes in post-order."""
+    steps: list[str] = []
+
     def build(nums: Sequence[int]) -> tuple[int, str, int]:
         if len(nums) == 1:
             return nums[0], str(nums[0]), 3
@@ -110,32 +141,39 @@ def random_expression(numbers: Sequence[int], rng: random.Random) -> tuple[int, 
         op = "+-*"[rng.randrange(3)]
         if op == "-" and left[0] < right[0]:
             left, right = right, left
-        return _combine(left, right, op)
+        node = _combine(left, right, op)
+        steps.append(format_step(left[0], op, right[0], node[0]))
+        return node
 
     value, text, _ = build(list(numbers))
-    return value, text
+    return value, text, steps
+
+
+def format_chain(steps: Sequence[str]) -> str:
+    return " ".join(steps)
 
 
 # ---------------------------------------------------------------------------------------------
 # generation
 # ---------------------------------------------------------------------------------------------
-def _draw(tier: Tier, rng: random.Random) -> tuple[list[int], int, str]:
-    """One (numbers, target, solution expression) for a tier, by rejection."""
+def _draw(tier: Tier, rng: random.Random) -> tuple[list[int], int, str, list[str]]:
+    """One (numbers, target, solution expression, solution steps) for a tier, by rejection."""
     lo_n, hi_n = tier.number_range
     lo_t, hi_t = tier.target_range
     while True:
         numbers = [rng.randint(lo_n, hi_n) for _ in range(tier.n_numbers)]
         k = tier.k_used[rng.randrange(len(tier.k_used))]
         used = rng.sample(numbers, k)
-        value, expr = random_expression(used, rng)
-        if lo_t <= value <= hi_t and value not in numbers:
-            return numbers, value, expr
+        value, expr, steps = random_solution(used, rng)
+        if lo_t <= value <= hi_t and value not in numbers and len(format_chain(steps)) < GEN_LENGTH:
+            return numbers, value, expr, steps
 
 
-def _make_problem(tier_name: str, numbers: list[int], target: int, expr: str,
+def _make_problem(tier_name: str, numbers: list[int], target: int, expr: str, steps: list[str],
                   stats: bool = True) -> Problem:
     canon = canonical(numbers, target)
-    meta: dict = {"numbers": list(numbers), "target": target, "completion": f"{expr}={target}"}
+    chain = format_chain(steps)
+    meta: dict = {"numbers": list(numbers), "target": target, "completion": chain, "expression": expr}
     if stats:
         n_sol, min_numbers = solution_stats(numbers, target)
         meta["n_solutions"] = n_sol
@@ -143,7 +181,7 @@ def _make_problem(tier_name: str, numbers: list[int], target: int, expr: str,
     return Problem(
         problem_id=make_problem_id(NAME, canon),
         prompt=format_prompt(numbers, target),
-        reference=f"{expr}={target}",
+        reference=chain,
         difficulty=tier_name,
         meta=meta,
     )
@@ -160,28 +198,28 @@ def generate_test_set(per_tier: int = TEST_PER_TIER, version: str = VERSION,
         seen: set[str] = set()
         out: list[Problem] = []
         while len(out) < per_tier:
-            numbers, target, expr = _draw(TIERS[tname], rng)
+            numbers, target, expr, steps = _draw(TIERS[tname], rng)
             canon = canonical(numbers, target)
             if canon in seen or not in_test_bucket(NAME, canon, TEST_BUCKET_PER_MILLE):
                 continue
             seen.add(canon)
-            out.append(_make_problem(tname, numbers, target, expr))
+            out.append(_make_problem(tname, numbers, target, expr, steps))
         per[tname] = out
     return [per[t][i] for i in range(per_tier) for t in tiers]
 
 
 def generate_train(n: int, seed: int, difficulty: Union[None, str, Sequence[str]] = None,
-                   ) -> list[tuple[str, list[int], int, str]]:
-    """``n`` training draws (tier, numbers, target, expression) outside the test bucket."""
+                   ) -> list[tuple[str, list[int], int, str, list[str]]]:
+    """``n`` training draws (tier, numbers, target, expression, steps) outside the test bucket."""
     tiers = _tier_list(difficulty)
     rng = random.Random(seed)
     out = []
     while len(out) < n:
         tname = tiers[rng.randrange(len(tiers))]
-        numbers, target, expr = _draw(TIERS[tname], rng)
+        numbers, target, expr, steps = _draw(TIERS[tname], rng)
         if in_test_bucket(NAME, canonical(numbers, target), TEST_BUCKET_PER_MILLE):
             continue
-        out.append((tname, numbers, target, expr))
+        out.append((tname, numbers, target, expr, steps))
     return out
 
 
@@ -259,8 +297,6 @@ def tokenize(expr: str) -> list[str]:
             lit = expr[i:j]
             if len(lit) > MAX_NUMBER_DIGITS:
                 raise Refused(f"number too long: {lit[:12]}")
-            if len(lit) > 1 and lit[0] == "0":
-                raise Refused(f"number with a leading zero: {lit}")
             tokens.append(lit)
             i = j
         elif ch in "+-*()":
@@ -332,19 +368,48 @@ class _Parser:
 
 def evaluate(expr: str, numbers: Sequence[int]) -> int:
     """Value of ``expr`` if it is a legal countdown expression over ``numbers`` (each at most
-    once); raises ``Refused`` otherwise.  Bounded work: length, digits and nesting are capped and
-    the number multiset is checked before evaluating."""
+    once); raises ``Refused`` otherwise."""
+    return _evaluate(expr, Counter(numbers))[0]
+
+
+def _evaluate(expr: str, have: Counter) -> tuple[int, Counter]:
+    """(value, numbers used) of ``expr`` over the available multiset ``have``.  Bounded work:
+    length, digits and nesting are capped and the multiset is checked before evaluating."""
     if len(expr) > MAX_COMPLETION_CHARS:
         raise Refused(f"expression longer than {MAX_COMPLETION_CHARS} characters")
     tokens = tokenize(expr)
     used = Counter(int(t) for t in tokens if t.isdigit())
-    have = Counter(numbers)
     for num, cnt in sorted(used.items()):
         if num not in have:
             raise Refused(f"number {num} is not among the given numbers")
         if cnt > have[num]:
             raise Refused(f"number {num} used {cnt} times but given {have[num]} time(s)")
-    return _Parser(tokens).parse()
+    return _Parser(tokens).parse(), used
+
+
+_STATED = re.compile(r"\s*([0-9]+)")
+
+
+def split_equations(text: str) -> list[tuple[str, Optional[str]]]:
+    """``"03*05=15 15+07=22"`` -> [("03*05", "15"), ("15+07", "22")]; the last equation may omit
+    ``=value`` (then its value is None).  Raises ``Refused`` on a malformed chain."""
+    items: list[tuple[str, Optional[str]]] = []
+    rest = text
+    while rest.strip():
+        expr, eq, after = rest.partition("=")
+        if not eq:
+            items.append((expr.strip(), None))
+            break
+        m = _STATED.match(after)
+        if not m:
+            raise Refused("'=' must be followed by a number")
+        if len(m.group(1)) > MAX_NUMBER_DIGITS:
+            raise Refused(f"number too long: {m.group(1)[:12]}")
+        rest = after[m.end():]
+        if rest and not rest[0].isspace():
+            raise Refused(f"a step must end after its value: {m.group(1)}{rest[:1]!r}")
+        items.append((expr.strip(), m.group(1)))
+    return items
 
 
 def grade_countdown(numbers: Sequence[int], target: int, completion: str) -> Grade:
@@ -357,25 +422,28 @@ def grade_countdown(numbers: Sequence[int], target: int, completion: str) -> Gra
     if bad is not None:
         what = "a line break" if bad in "\r\n" else repr(bad)
         return Grade(False, None, None, f"character {what} is not allowed in an answer")
-    if text.count("=") > 1:
-        return Grade(False, None, None, "more than one '='")
-    expr, eq, stated = text.partition("=")
-    expr = expr.strip()
-    stated = stated.strip()
-    if eq:
-        if not stated or not set(stated) <= _DIGITS:
-            return Grade(False, expr or None, None, "'=' must be followed by the target number")
     try:
-        value = evaluate(expr, numbers)
+        equations = split_equations(text)
     except Refused as e:
-        return Grade(False, expr or None, None, str(e))
-    except RecursionError:
-        return Grade(False, expr, None, "expression nested too deeply")
-    if eq and int(stated) != target:
-        return Grade(False, expr, None, f"states ={stated} but the target is {target}")
+        return Grade(False, None, None, str(e))
+    extracted = " ".join(e.replace(" ", "") + ("" if v is None else f"={v}") for e, v in equations)
+    pool = Counter(numbers)  # what the next step may use: given numbers, then step values
+    value = None
+    for i, (expr, stated) in enumerate(equations):
+        where = f"step {i + 1}: " if len(equations) > 1 else ""
+        try:
+            value, used = _evaluate(expr, pool)
+        except Refused as e:
+            return Grade(False, extracted, None, where + str(e))
+        except RecursionError:
+            return Grade(False, extracted, None, where + "expression nested too deeply")
+        if stated is not None and int(stated) != value:
+            return Grade(False, extracted, None, f"{where}{expr.replace(' ', '')} evaluates to {value}, not {stated}")
+        pool -= used
+        pool[value] += 1
     if value != target:
-        return Grade(False, expr, None, f"evaluates to {value}, not {target}")
-    return Grade(True, expr, None)
+        return Grade(False, extracted, None, f"reaches {value}, not the target {target}")
+    return Grade(True, extracted, None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,7 +452,7 @@ def grade_countdown(numbers: Sequence[int], target: int, completion: str) -> Gra
 class CountdownTask(Task):
     name = NAME
     version = VERSION
-    gen_length = 24
+    gen_length = GEN_LENGTH
     block_length = 8
     tiers = tuple(TIERS)
     charset = "".join(sorted(set("Numbers: Target:\n0123456789+-*()=")))
@@ -399,8 +467,8 @@ class CountdownTask(Task):
         elif split == "train":
             seen: set[str] = set()
             problems = []
-            for tname, numbers, target, expr in generate_train(4 * n + 100, seed, difficulty):
-                p = _make_problem(tname, numbers, target, expr)
+            for tname, numbers, target, expr, steps in generate_train(4 * n + 100, seed, difficulty):
+                p = _make_problem(tname, numbers, target, expr, steps)
                 if p.problem_id not in seen:
                     seen.add(p.problem_id)
                     problems.append(p)
@@ -417,6 +485,6 @@ class CountdownTask(Task):
     def train_examples(self, n: int, seed: int,
                        difficulty: Union[None, str, Sequence[str]] = None) -> list[tuple[str, str]]:
         """``n`` (prompt, completion) pairs, none from the test bucket; tiers drawn uniformly
-        (or only ``difficulty``); each completion is a freshly drawn random solution."""
-        return [(format_prompt(numbers, target), f"{expr}={target}")
-                for _, numbers, target, expr in generate_train(n, seed, difficulty)]
+        (or only ``difficulty``); each completion is a freshly drawn random solution's chain."""
+        return [(format_prompt(numbers, target), format_chain(steps))
+                for _, numbers, target, _, steps in generate_train(n, seed, difficulty)]
