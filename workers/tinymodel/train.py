@@ -60,7 +60,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     # (see model.masked_diffusion_loss and TRAINING.md)
     p.add_argument("--weighting", default="flat", choices=["rb", "inv_t", "flat"],
                    help="loss weight: flat = mean CE over masked tokens, rb = E[1/t | k masked], inv_t = 1/t")
-    p.add_argument("--mix", default="countdown=0.35,arith=0.65", help="task sampling weights")
+    p.add_argument("--mix", default="countdown=0.5,arith=0.5", help="task sampling weights")
     p.add_argument("--hidden-size", type=int, default=128)
     p.add_argument("--layers", type=int, default=6)
     p.add_argument("--heads", type=int, default=4)
