@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                                           joined["correct_g"].cast(float).to_numpy())
         diffs.append(dict(sampler=name, params=params, gamma=gamma, acc_change=d, ci_low=lo, ci_high=hi))
     table = table.join(pl.DataFrame(diffs), on=["sampler", "params", "gamma"]).sort(["sampler", "params", "gamma"])
-    with pl.Config(tbl_rows=-1, fmt_str_lengths=60, tbl_width_chars=200):
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=250):
         print(table)
     import matplotlib
     matplotlib.use("Agg")
