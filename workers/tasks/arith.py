@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from . import math_grader
-from .base import Grade, Problem, Task, in_test_bucket, make_problem_id, read_jsonl
+from .base import Grade, Problem, Task, apply_op, format_step, in_test_bucket, make_problem_id, read_jsonl
 
 NAME = "arith"
 VERSION = "arith-v2"
@@ -71,10 +71,10 @@ def solve(operands: Sequence[int], ops: Sequence[str],
 
     def apply(i: int) -> bool:
         a, b, op = vals[i], vals[i + 1], ops[i]
-        c = a * b if op == "*" else a + b if op == "+" else a - b
+        c = apply_op(a, op, b)
         if lo is not None and not lo <= c <= hi:
             return False
-        steps.append(f"{a:02d}{op}{b:02d}={c:02d}")  # fixed width: see the module docstring
+        steps.append(format_step(a, op, b, c))  # fixed width: see the module docstring
         vals[i:i + 2] = [c]
         del ops[i]
         return True
@@ -171,10 +171,15 @@ INFILL_ANSWER_LENGTH = 2
 INFILL_CLOSING = "}"
 
 
+def infill_answer_text(answer: int) -> str:
+    """The answer as the infilling layout writes it: zero-padded to the answer block."""
+    return f"{answer:0{INFILL_ANSWER_LENGTH}d}"
+
+
 def infill_completion(completion: str) -> str:
     """A completion rewritten in the infilling layout (same chain, same answer value)."""
     reasoning, _, boxed = completion.rpartition(" \\boxed{")
-    answer = f"{int(boxed.rstrip('}')):0{INFILL_ANSWER_LENGTH}d}"
+    answer = infill_answer_text(int(boxed.rstrip("}")))
     return reasoning.ljust(INFILL_REASONING_LENGTH) + INFILL_DELIMITER + answer + INFILL_CLOSING
 
 
@@ -194,7 +199,7 @@ def chain_supports(expression: str, reasoning: str, answer: int) -> bool:
         m = _STEP.fullmatch(step)
         if m is None or (int(m[1]), m[2], int(m[3])) != (value, op, b):
             return False
-        value = value * b if op == "*" else value + b if op == "+" else value - b
+        value = apply_op(value, op, b)
         if int(m[4]) != value:
             return False
     return value == answer
@@ -233,7 +238,7 @@ class ArithTask(Task):
 
     def infill_answer(self, problem: Problem) -> str:
         """The answer as the infilling layout writes it (zero-padded to the answer block)."""
-        return f"{int(problem.reference):0{INFILL_ANSWER_LENGTH}d}"
+        return infill_answer_text(int(problem.reference))
 
     def reasoning_supports(self, problem: Problem, reasoning: str) -> bool:
         """The chain of thought alone derives the reference answer (see ``chain_supports``)."""

@@ -78,6 +78,17 @@ def in_test_bucket(task_name: str, canonical: str, per_mille: int) -> bool:
     return int(digest[:8], 16) % 1000 < per_mille
 
 
+def apply_op(a: int, op: str, b: int) -> int:
+    """``a op b`` for the synthetic tasks' operators ``+ - *``."""
+    return a * b if op == "*" else a + b if op == "+" else a - b
+
+
+def format_step(a: int, op: str, b: int, c: int) -> str:
+    """One chain step as arith and countdown write it, numbers zero-padded to two digits:
+    ``08*04=32`` (fixed width, so every position has a fixed role; see tinymodel/RECIPE.md)."""
+    return f"{a:02d}{op}{b:02d}={c:02d}"
+
+
 def read_jsonl(path: str | Path) -> list[Problem]:
     path = Path(path)
     problems = []

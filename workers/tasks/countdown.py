@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from .base import Grade, Problem, Task, in_test_bucket, make_problem_id, read_jsonl
+from .base import Grade, Problem, Task, apply_op, format_step, in_test_bucket, make_problem_id, read_jsonl
 
 NAME = "countdown"
 VERSION = "countdown-v2"
@@ -112,8 +112,7 @@ def _combine(left: tuple[int, str, int], right: tuple[int, str, int], op: str) -
         ls = f"({ls})"
     if rp < p or (op == "-" and rp == 1):
         rs = f"({rs})"
-    value = lv + rv if op == "+" else lv - rv if op == "-" else lv * rv
-    return value, f"{ls}{op}{rs}", p
+    return apply_op(lv, op, rv), f"{ls}{op}{rs}", p
 
 
 def random_expression(numbers: Sequence[int], rng: random.Random) -> tuple[int, str]:
@@ -121,11 +120,6 @@ def random_expression(numbers: Sequence[int], rng: random.Random) -> tuple[int, 
     (shuffle first if wanted).  Subtractions are oriented so no intermediate is negative."""
     value, text, _ = random_solution(numbers, rng)
     return value, text
-
-
-def format_step(a: int, op: str, b: int, c: int) -> str:
-    """One chain step, numbers zero-padded to two digits: ``08*04=32``."""
-    return f"{a:02d}{op}{b:02d}={c:02d}"
 
 
 def random_solution(numbers: Sequence[int], rng: random.Random) -> tuple[int, str, list[str]]:
