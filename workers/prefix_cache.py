@@ -64,6 +64,16 @@ class PrefixCache:
     def _key(tokens: torch.Tensor, mask: torch.Tensor) -> bytes:
         return tokens.cpu().numpy().tobytes() + b"|" + mask.to(torch.int8).cpu().numpy().tobytes()
 
+    @staticmethod
+    def _put(out: Optional[torch.Tensor], shape: tuple[int, int], rows: torch.Tensor, start: int,
+             logits: torch.Tensor) -> torch.Tensor:
+        """Write ``logits`` into rows ``rows``, positions ``start:``, of the [B, L, V] output
+        (allocated on first use, when V is known)."""
+        if out is None:
+            out = logits.new_zeros(*shape, logits.shape[-1])
+        out[rows, start:] = logits
+        return out
+
     @torch.no_grad()
     def logits(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """FloatTensor[B, L, V]; rows of prefix positions are zeros on cached rows (samplers only
@@ -85,9 +95,7 @@ class PrefixCache:
                 layers = zip(*(self._store[k] for k in hk))
                 past = tuple((torch.cat([kv[0] for kv in layer]), torch.cat([kv[1] for kv in layer])) for layer in layers)
                 logits, _ = self.base.forward_cached(x[idx, g:], am[idx], past=past)
-                if out is None:
-                    out = x.new_zeros(B, L, logits.shape[-1], dtype=logits.dtype)
-                out[idx, g:] = logits
+                out = self._put(out, (B, L), idx, g, logits)
                 for k in hk:
                     self._used[k] = self._tick
                 self.cached_rows += len(hk)
@@ -95,9 +103,7 @@ class PrefixCache:
                 miss = ~hit
                 idx, mk = rows[miss], [k for k, h in zip(keys, hit.tolist()) if not h]
                 logits, kv = self.base.forward_cached(x[idx], am[idx], use_cache=True)
-                if out is None:
-                    out = x.new_zeros(B, L, logits.shape[-1], dtype=logits.dtype)
-                out[idx] = logits
+                out = self._put(out, (B, L), idx, 0, logits)
                 if g < L:
                     for j, k in enumerate(mk):
                         self._store[k] = tuple((kk[j:j + 1, :, :g].clone(), vv[j:j + 1, :, :g].clone()) for kk, vv in kv)
