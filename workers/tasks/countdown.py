@@ -375,9 +375,9 @@ def _evaluate(expr: str, have: Counter) -> tuple[int, Counter]:
     used = Counter(int(t) for t in tokens if t.isdigit())
     for num, cnt in sorted(used.items()):
         if num not in have:
-            raise Refused(f"number {num} is not among the given numbers")
+            raise Refused(f"number {num} is not available (not given, or not yet computed by a step)")
         if cnt > have[num]:
-            raise Refused(f"number {num} used {cnt} times but given {have[num]} time(s)")
+            raise Refused(f"number {num} used {cnt} times but available {have[num]} time(s)")
     return _Parser(tokens).parse(), used
 
 
