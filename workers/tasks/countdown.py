@@ -1,6 +1,6 @@
-"""Countdown: reach a target from a few small numbers with + - * and parentheses.
+"""Countdown: reach a target from a few small numbers, each used exactly once, with + - *.
 
-Prompt      ``"Numbers: 3 5 7 Target: 22\\n"``
+Prompt      ``"3 5 7 -> 22\\n"`` (the numbers, then the target)
 Completion  ``"03*05=15 15+07=22"`` — a chain of steps, each ``a op b=c``, the last reaching
             the target (the Countdown game's own form); a single expression such as
             ``"3*5+7=22"`` or ``"3*5+7"`` is also an answer (a chain of one step).
@@ -9,45 +9,35 @@ Rules (what the grader accepts):
 - the answer is one or more equations ``expression=value`` separated by whitespace; the last
   may omit ``=value``.  Each equation's value must be what its expression evaluates to, and the
   last value must be the target;
-- an expression may use the given numbers and the values of earlier equations, each AT MOST
-  once (a number given twice may be used twice; a value is consumed when used); numbers not
-  available and multi-digit concatenations of given digits are refused; zero-padding is fine
-  (``07`` is 7);
+- every given number is used EXACTLY once, and so is every step's value except the last (a
+  number given twice is used twice); numbers not available and multi-digit concatenations of
+  given digits are refused; zero-padding is fine (``07`` is 7);
 - operators ``+ - *`` and parentheses only (no ``/``, no ``**``, no unary minus); spaces inside
   an expression are ignored; intermediate values may be negative;
 - the whole completion (stripped of surrounding whitespace) must be the answer: no extra text.
 
 Grades: ``correct`` when the chain is valid and reaches the target.  A completion that breaks
 the rules is incorrect, with ``reason`` saying why (syntax, disallowed character, number not
-available or used twice, a step that does not evaluate to its stated value, ...); ``error``
-stays None (the grader never fails on input).  ``extracted`` is the chain, spaces removed
-inside each equation.
+available, used twice or left unused, a step that does not evaluate to its stated value, ...);
+``error`` stays None (the grader never fails on input).  ``extracted`` is the chain, spaces
+removed inside each equation.
 
-Reference and training completions (``countdown-v2``) are chains of binary steps, one per
-internal node of a random expression tree in post-order, every number zero-padded to two
-digits (``08*04=32``), so each step has a fixed width and every position a fixed role — what
-made ``arith`` learnable for the tiny model (``workers/tinymodel/RECIPE.md``).  ``countdown-v1``
-wrote one expression (``3*5+7=22``): its steps ``1+3=13``-style fragments taught the tiny
-model false arithmetic, and it never passed ~0.3 greedy Pass@1 on the easy tier.
+Why exactly once (``countdown-v3``): a reference chain then always has n-1 steps, so in a tier
+every answer has the same length and every position a fixed role — the fixed layout that made
+``arith`` learnable for the tiny model (``workers/tinymodel/RECIPE.md``).  Under ``countdown-v2``
+(each number at most once, 2 to n of them) the model could not tell how many steps to write and
+placed the target at the end of a chain of the wrong length (``08+09=17 17-06=17``).
 
-Tiers (``difficulty``), numbers drawn uniformly from 1-9 (repeats allowed), target = the value of
-a random expression tree over k of them (subtractions ordered so no intermediate is negative;
-draws whose chain does not fit ``gen_length`` are redrawn, which only happens in ``hard``):
+Reference and training completions are chains of binary steps, one per internal node of a
+random expression tree in post-order, every number zero-padded to two digits (``08*04=32``).
 
-=======  =======  =========  ==========
-tier     numbers  k used     target
-=======  =======  =========  ==========
-easy     3        2 or 3     1-99
-medium   4        3 or 4     10-99
-hard     5        4 or 5     100-999
-=======  =======  =========  ==========
-
-Targets equal to one of the numbers are excluded.  Every problem is solvable by construction,
-and most have several solutions: ``meta["n_solutions"]`` counts expression trees over the
-given numbers that reach the target (up to commutativity of + and *, non-negative
-intermediates — a lower bound on what the grader accepts), ``meta["min_numbers"]`` is the fewest
-numbers any solution needs.  Training pairs use a freshly drawn random solution each time, so
-the model sees a distribution over answers, not one canonical answer per problem.
+Default decoding: one block (``block_length = gen_length = 32``).  Countdown is a search: the
+first step is only right if some last step then reaches the target.  Blocks of 8 make a sampler
+commit the first step before anything after it (forward search only); one block leaves the
+order to the sampler, which is what the samplers are meant to differ in.  The cost, measured:
+greedy confidence on the first 64 easy problems solves 0.14 with one block and 0.25 with blocks
+of 8 on the committed checkpoint (0.11 vs 0.03 on a 4,000-step pilot; ``RECIPE.md``); pass
+``block_length`` to compare.
 """
 from __future__ import annotations
 
@@ -61,29 +51,28 @@ from typing import Optional, Sequence, Union
 from .base import Grade, Problem, Task, apply_op, format_step, in_test_bucket, make_problem_id, read_jsonl
 
 NAME = "countdown"
-VERSION = "countdown-v2"
+VERSION = "countdown-v3"
 DATA_FILE = Path(__file__).with_name("data") / f"{VERSION}-test.jsonl"
 TEST_PER_TIER = 200
-TEST_BUCKET_PER_MILLE = 100  # 10% of all problems are reserved for the test split
+TEST_BUCKET_PER_MILLE = 150  # 15% of all problems are reserved for the test split (easy has only ~1,700)
 
 MAX_COMPLETION_CHARS = 120
 MAX_NUMBER_DIGITS = 4
 MAX_PAREN_DEPTH = 16
-GEN_LENGTH = 40  # 4 steps, some with 3-digit values, and at least one EOS
+GEN_LENGTH = 32  # 3 steps, some with 3-digit values (at most 29 characters), then EOS
 
 
 @dataclass(frozen=True)
 class Tier:
     n_numbers: int
-    k_used: tuple[int, ...]
     target_range: tuple[int, int]
     number_range: tuple[int, int] = (1, 9)
 
 
 TIERS: dict[str, Tier] = {
-    "easy": Tier(3, (2, 3), (1, 99)),
-    "medium": Tier(4, (3, 4), (10, 99)),
-    "hard": Tier(5, (4, 5), (100, 999)),
+    "easy": Tier(3, (1, 99)),
+    "medium": Tier(4, (10, 99)),
+    "hard": Tier(4, (100, 999)),
 }
 
 
@@ -91,7 +80,13 @@ TIERS: dict[str, Tier] = {
 # formatting
 # ---------------------------------------------------------------------------------------------
 def format_prompt(numbers: Sequence[int], target: int) -> str:
-    return f"Numbers: {' '.join(str(n) for n in numbers)} Target: {target}\n"
+    return f"{' '.join(str(n) for n in numbers)} -> {target}\n"
+
+
+def parse_prompt(prompt: str) -> tuple[list[int], int]:
+    """Inverse of ``format_prompt``: (numbers, target)."""
+    nums, _, target = prompt.partition("->")
+    return [int(x) for x in nums.split()], int(target)
 
 
 def canonical(numbers: Sequence[int], target: int) -> str:
@@ -156,9 +151,7 @@ def _draw(tier: Tier, rng: random.Random) -> tuple[list[int], int, str, list[str
     lo_t, hi_t = tier.target_range
     while True:
         numbers = [rng.randint(lo_n, hi_n) for _ in range(tier.n_numbers)]
-        k = tier.k_used[rng.randrange(len(tier.k_used))]
-        used = rng.sample(numbers, k)
-        value, expr, steps = random_solution(used, rng)
+        value, expr, steps = random_solution(rng.sample(numbers, len(numbers)), rng)
         if lo_t <= value <= hi_t and value not in numbers and len(format_chain(steps)) < GEN_LENGTH:
             return numbers, value, expr, steps
 
@@ -169,9 +162,7 @@ def _make_problem(tier_name: str, numbers: list[int], target: int, expr: str, st
     chain = format_chain(steps)
     meta: dict = {"numbers": list(numbers), "target": target, "completion": chain, "expression": expr}
     if stats:
-        n_sol, min_numbers = solution_stats(numbers, target)
-        meta["n_solutions"] = n_sol
-        meta["min_numbers"] = min_numbers
+        meta["n_solutions"] = solution_stats(numbers, target)
     return Problem(
         problem_id=make_problem_id(NAME, canon),
         prompt=format_prompt(numbers, target),
@@ -227,17 +218,16 @@ def _tier_list(difficulty: Union[None, str, Sequence[str]]) -> list[str]:
     return tiers
 
 
-def solution_stats(numbers: Sequence[int], target: int) -> tuple[int, int]:
-    """(number of expression trees reaching ``target``, fewest numbers used by one).
+def solution_stats(numbers: Sequence[int], target: int) -> int:
+    """Number of expression trees over all of ``numbers`` (each exactly once) reaching ``target``.
 
-    Trees use each given number at most once, + - *, non-negative intermediates, and are
-    counted up to commutativity of + and * (a number given twice counts as two numbers)."""
+    + - * with non-negative intermediates, counted up to commutativity of + and * (a number
+    given twice counts as two numbers)."""
     n = len(numbers)
     vals: list[dict[int, int]] = [dict() for _ in range(1 << n)]
     for i, x in enumerate(numbers):
         vals[1 << i] = {x: 1}
-    masks = sorted(range(1, 1 << n), key=lambda m: bin(m).count("1"))
-    for mask in masks:
+    for mask in sorted(range(1, 1 << n), key=lambda m: bin(m).count("1")):
         if mask & (mask - 1) == 0:
             continue
         acc: dict[int, int] = defaultdict(int)
@@ -250,20 +240,10 @@ def solution_stats(numbers: Sequence[int], target: int) -> tuple[int, int]:
                         c = ca * cb
                         acc[va + vb] += c
                         acc[va * vb] += c
-                        if va >= vb:
-                            acc[va - vb] += c
-                        else:
-                            acc[vb - va] += c
+                        acc[abs(va - vb)] += c
             a = (a - 1) & mask
         vals[mask] = dict(acc)
-    total, fewest = 0, 0
-    for mask in masks:
-        c = vals[mask].get(target, 0)
-        if c:
-            total += c
-            k = bin(mask).count("1")
-            fewest = k if not fewest else min(fewest, k)
-    return total, fewest
+    return vals[(1 << n) - 1].get(target, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,6 +417,10 @@ def grade_countdown(numbers: Sequence[int], target: int, completion: str) -> Gra
         pool[value] += 1
     if value != target:
         return Grade(False, extracted, None, f"reaches {value}, not the target {target}")
+    pool[value] -= 1
+    if +pool:
+        left = ", ".join(str(x) for x in sorted((+pool).elements()))
+        return Grade(False, extracted, None, f"left unused: {left} (each number is used exactly once)")
     return Grade(True, extracted, None)
 
 
@@ -447,9 +431,9 @@ class CountdownTask(Task):
     name = NAME
     version = VERSION
     gen_length = GEN_LENGTH
-    block_length = 8
+    block_length = GEN_LENGTH  # one block: see the module docstring
     tiers = tuple(TIERS)
-    charset = "".join(sorted(set("Numbers: Target:\n0123456789+-*()=")))
+    charset = "".join(sorted(set(" ->\n0123456789+*()=")))
 
     def __init__(self, split: str = "test", path: Optional[str] = None, n: int = 600,
                  seed: int = 0, difficulty: Union[None, str, Sequence[str]] = None):
