@@ -50,7 +50,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output checkpoint directory")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=12000)
+    p.add_argument("--steps", type=int, default=14000)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (AdamW)")
     p.add_argument("--min-lr-ratio", type=float, default=0.05, help="final lr / peak lr (cosine)")
@@ -73,7 +73,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--infill-frac", type=float, default=0.25,
                    help="share of arith examples laid out as 004's answer-block template (arith.infill_completion)")
     p.add_argument("--chunk", type=int, default=20000, help="training pairs generated at a time per task")
-    p.add_argument("--eval-every", type=int, default=3000, help="steps between quick evals (0: off)")
+    p.add_argument("--eval-every", type=int, default=3500, help="steps between quick evals (0: off)")
     p.add_argument("--eval-problems", type=int, default=32, help="test problems per tier in quick evals")
     return p.parse_args(argv)
 
