@@ -1,9 +1,9 @@
 """End to end with the committed checkpoint: load, decode, grade.
 
 The quality bar (issue 3) is greedy-confidence Pass@1 >= 0.6 on the easiest countdown tier.  The
-checkpoint committed now does NOT reach it (0.15 on the first 60 easy problems: its steps are
-well-formed, but it fits intermediate values to the target instead of searching for operands
-that reach it), so that check is a strict xfail: it starts failing — and must then be turned back
+checkpoint committed now does NOT reach it (0.15 on the first 60 easy problems: its chains are
+well-formed and end on the target, but it does not find operands that reach it, so some step's
+arithmetic is false), so that check is a strict xfail: it starts failing — and must then be turned back
 into a plain test — as soon as a checkpoint that meets the bar lands.  The arith bar, which the
 checkpoint meets, is checked on 20 problems per tier.
 The first test checks what the current checkpoint does deliver on countdown: well-formed answers
