@@ -59,7 +59,7 @@ def test_most_problems_have_several_solutions(task):
 
 
 def test_solution_count_matches_brute_force():
-    """solution_stats against a direct enumeration of expression trees over all the numbers."""
+    """count_solutions against a direct enumeration of expression trees over all the numbers."""
     def trees(nums):
         if len(nums) == 1:
             yield nums[0]
@@ -99,7 +99,7 @@ def test_solution_count_matches_brute_force():
                     half = t[0] in "+*" or value(t[1]) == value(t[2])
                     return (0.5 if half else 1.0) * weight(t[1]) * weight(t[2])
                 ordered += weight(t)
-        assert cd.solution_stats(nums, target) == round(ordered), (nums, target)
+        assert cd.count_solutions(nums, target) == round(ordered), (nums, target)
         checked += ordered > 0
     assert checked >= 10
 

@@ -156,13 +156,11 @@ def _draw(tier: Tier, rng: random.Random) -> tuple[list[int], int, str, list[str
             return numbers, value, expr, steps
 
 
-def _make_problem(tier_name: str, numbers: list[int], target: int, expr: str, steps: list[str],
-                  stats: bool = True) -> Problem:
+def _make_problem(tier_name: str, numbers: list[int], target: int, expr: str, steps: list[str]) -> Problem:
     canon = canonical(numbers, target)
     chain = format_chain(steps)
-    meta: dict = {"numbers": list(numbers), "target": target, "completion": chain, "expression": expr}
-    if stats:
-        meta["n_solutions"] = solution_stats(numbers, target)
+    meta = {"numbers": list(numbers), "target": target, "completion": chain, "expression": expr,
+            "n_solutions": count_solutions(numbers, target)}
     return Problem(
         problem_id=make_problem_id(NAME, canon),
         prompt=format_prompt(numbers, target),
@@ -218,7 +216,7 @@ def _tier_list(difficulty: Union[None, str, Sequence[str]]) -> list[str]:
     return tiers
 
 
-def solution_stats(numbers: Sequence[int], target: int) -> int:
+def count_solutions(numbers: Sequence[int], target: int) -> int:
     """Number of expression trees over all of ``numbers`` (each exactly once) reaching ``target``.
 
     + - * with non-negative intermediates, counted up to commutativity of + and * (a number
