@@ -19,7 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -76,15 +76,21 @@ def correct_counts(model, task, problems, sampler, n: int, seed: int, batch: int
     return counts
 
 
-def measure_speed(model, task, batch: int) -> float:
-    """Samples/s of one-token greedy confidence decoding for a batch of test prompts."""
+def speed_run(model, task, batch: int) -> Callable[[], object]:
+    """One batch of ``batch`` test prompts, decoded one token per step by greedy confidence at the
+    task's default gen_length / block_length: the unit the speed figures time."""
     from workers.samplers import make_sampler
 
     sampler = make_sampler("confidence", temperature=0.0)
     probs = (task.problems * (batch // max(1, len(task.problems)) + 1))[:batch]
     prompts = [model.encode_prompt(p.prompt) for p in probs]
-    run = lambda: sampler.generate(model, prompts, gen_length=task.gen_length,  # noqa: E731
-                                   block_length=task.block_length, seeds=list(range(batch)))
+    return lambda: sampler.generate(model, prompts, gen_length=task.gen_length,
+                                    block_length=task.block_length, seeds=list(range(batch)))
+
+
+def measure_speed(model, task, batch: int) -> float:
+    """Samples/s of one-token greedy confidence decoding for a batch of test prompts."""
+    run = speed_run(model, task, batch)
     run()  # warm-up (allocator, first-call overheads)
     times = []
     for _ in range(3):

@@ -33,3 +33,16 @@ def test_miniature_table_runs(small_model_dir, capsys):
     rows = [l for l in out.splitlines() if l.startswith("| countdown |")]
     assert len(rows) == 3 + 1 + 1  # three tiers, "all", the speed row
     assert math.isfinite(float(rows[-1].split("|")[-2]))
+
+
+def test_model_speed_benchmark_compares_models_side_by_side(small_model_dir, capsys):
+    from benchmarks import bench_model_speed
+
+    threads = torch.get_num_threads()
+    bench_model_speed.main(["--models", f"{small_model_dir},{small_model_dir}", "--tasks", "countdown",
+                            "--batch", "2", "--rounds", "1", "--threads", "1"])
+    torch.set_num_threads(threads)
+    rows = [l.split("|") for l in capsys.readouterr().out.splitlines() if l.startswith("| countdown |")]
+    assert len(rows) == 2  # one row per model
+    assert float(rows[0][-2]) == 1.0  # the first model is the reference
+    assert all(float(r[-3]) > 0 for r in rows)
