@@ -42,7 +42,7 @@ def test_checkpoint_writes_well_formed_countdown_answers():
     assert parsed >= 0.9 * N, f"only {parsed}/{N} parseable: {completions}"
 
 
-@pytest.mark.xfail(strict=True, reason="the committed checkpoint misses the issue-3 quality bar (issue 3 open)")
+@pytest.mark.xfail(strict=True, reason="the committed checkpoint misses issue 3's countdown bar (see RECIPE.md)")
 def test_greedy_confidence_reaches_the_easy_tier_bar():
     task, problems, out, completions = decode_easy()
     solved = sum(task.grade(p, c).correct for p, c in zip(problems, completions))
