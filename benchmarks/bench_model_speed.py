@@ -11,9 +11,7 @@ to read: both sides of it saw the same machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -41,29 +39,22 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    from sweeps.tiny_quality import speed_run
+    from sweeps.tiny_quality import median_seconds, speed_run
     from workers.models import load_model
     from workers.tasks import load_task
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     models = {name: load_model(name, device="cpu", dtype=torch.float32) for name in names}
+    n_params = {name: sum(p.numel() for p in m.model.parameters()) for name, m in models.items()}
     print(f"batch {args.batch}, {args.rounds} rounds, torch threads {args.threads}; median samples/s")
     print("| task | model | parameters | samples/s | × first |")
     print("|---|---|---:|---:|---:|")
     for task_name in (t.strip() for t in args.tasks.split(",") if t.strip()):
         task = load_task(task_name)
-        runs = {name: speed_run(model, task, args.batch) for name, model in models.items()}
-        times: dict[str, list[float]] = {name: [] for name in names}
-        for turn in range(args.rounds + 1):
-            for name, run in runs.items():  # take turns: slow spells hit every model alike
-                t0 = time.perf_counter()
-                run()
-                if turn:  # turn 0 warms up
-                    times[name].append(time.perf_counter() - t0)
-        sps = {name: args.batch / statistics.median(ts) for name, ts in times.items()}
+        seconds = median_seconds({name: speed_run(m, task, args.batch) for name, m in models.items()}, args.rounds)
+        sps = {name: args.batch / s for name, s in seconds.items()}
         for name in names:
-            n_params = sum(p.numel() for p in models[name].model.parameters())
-            print(f"| {task_name} | {name} | {n_params:,} | {sps[name]:.1f} | {sps[name] / sps[names[0]]:.2f} |",
+            print(f"| {task_name} | {name} | {n_params[name]:,} | {sps[name]:.1f} | {sps[name] / sps[names[0]]:.2f} |",
                   flush=True)
 
 

@@ -88,16 +88,23 @@ def speed_run(model, task, batch: int) -> Callable[[], object]:
                                     block_length=task.block_length, seeds=list(range(batch)))
 
 
+def median_seconds(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median wall time of each run over ``rounds`` timed rounds, after one warm-up round
+    (allocator, first-call overheads).  The runs take turns within each round, so a slow spell
+    of a shared machine hits them alike and their ratio holds even when absolute times drift."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for turn in range(rounds + 1):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            if turn:
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def measure_speed(model, task, batch: int) -> float:
     """Samples/s of one-token greedy confidence decoding for a batch of test prompts."""
-    run = speed_run(model, task, batch)
-    run()  # warm-up (allocator, first-call overheads)
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t)
-    return batch / statistics.median(times)
+    return batch / median_seconds({"run": speed_run(model, task, batch)}, rounds=3)["run"]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
