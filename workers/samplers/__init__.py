@@ -18,13 +18,14 @@ from workers.samplers.factor import FactorSampler
 from workers.samplers.left_to_right import LeftToRightSampler
 from workers.samplers.imh import IMHSampler
 from workers.samplers.margin import MarginSampler
+from workers.samplers.max_prob import MaxProbSampler
 from workers.samplers.med import MEDSampler
 from workers.samplers.random import RandomSampler
 from workers.samplers.threshold import ThresholdSampler
 
 SAMPLERS: dict[str, type[Sampler]] = {
     cls.name: cls
-    for cls in (RandomSampler, ConfidenceSampler, EntropySampler, MarginSampler,
+    for cls in (RandomSampler, ConfidenceSampler, MaxProbSampler, EntropySampler, MarginSampler,
                 LeftToRightSampler, ThresholdSampler, FactorSampler, EBSampler, MEDSampler,
                 IMHSampler, ETESampler)
 }
