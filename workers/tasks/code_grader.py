@@ -410,8 +410,11 @@ def verdict(tests: CodeTests, orc: Oracle, res: SandboxResult, timeout_s: float,
             bad, what = i, "wrong output"
             break
     else:
-        if what is None and len(recs) < n:
-            bad, what = len(recs), _failure_why(res, timeout_s, limits)
+        if what is None and (len(recs) < n or res.oom_killed or res.timed_out):
+            # a run over the sandbox's limits fails even if its outputs came back: which process
+            # the OOM killer picks must not decide the verdict
+            bad = len(recs) if len(recs) < n and not res.oom_killed else 0
+            what = _failure_why(res, timeout_s, limits)
     state = {name: "pass" if bad >= end else "fail" for name, _, end in orc.groups}
     base = state.get("base", "pass")
     plus = "none" if not has_plus else ("fail" if base == "fail" else state.get("plus", "fail"))
