@@ -53,13 +53,15 @@ PATHS = ["fallback", "evalplus_path"]
 
 
 def _grade(task, problem, body: str):
-    code = "".join("    " + line + "\n" for line in body.strip("\n").splitlines())
+    body, _, module_tail = body.partition("\n#MODULE\n")   # the tail runs at import, unindented
+    code = "".join("    " + line + "\n" for line in body.strip("\n").splitlines()) + module_tail
     t0 = time.monotonic()
     g = task.grade(problem, code)
     return g, time.monotonic() - t0
 
 
-# Each forgery is the body of ``f(numbers, threshold)``; ``{data}`` is the dataset file's path.
+# Each forgery is the body of ``f(numbers, threshold)`` (after ``#MODULE``: module-level code that
+# runs when the program is loaded); ``{data}`` is the dataset file's path.
 FORGERIES = {
     # the kinds
     "always_equal_object": "class E:\n    def __eq__(self, o):\n        return True\n"
@@ -70,6 +72,17 @@ FORGERIES = {
                                         "builtins.bool = lambda *a, **k: True\n"
                                         "builtins.compile = lambda src, *a, **k: _c('def check(c):\\n    pass\\n', *a[:1], 'exec')\n"
                                         "return None",
+    "patched_compile_at_import": "return None\n#MODULE\nimport builtins\n_c = builtins.compile\n"
+                                 "def compile(src, fn, mode, *a, **k):\n"
+                                 "    if fn != 'solution.py':\n        src = 'def check(candidate):\\n    pass\\n'\n"
+                                 "    return _c(src, fn, mode, *a, **k)\nbuiltins.compile = compile\n",
+    "patched_json_encoder_at_import": "return None\n#MODULE\nimport json\n"
+                                      "json._default_encoder.encode = lambda o: '{\"base\": \"pass\", \"plus\": \"pass\"}'\n"
+                                      "json.encoder.JSONEncoder.encode = lambda s, o: '{\"i\": 0, \"o\": true}'\n",
+    "stack_walk_reads_the_nonce": "import sys, os\nf = sys._getframe(1)\nwhile f is not None:\n"
+                                  "    loc = f.f_locals\n    if 'nonce' in loc and 'out_fd' in loc:\n"
+                                  "        os.write(loc['out_fd'], (loc['nonce'] + ' {\"base\": \"pass\", \"plus\": \"pass\"}\\n').encode())\n"
+                                  "        os._exit(0)\n    f = f.f_back\nreturn None",
     "patched_json_encoder": "import json\n_d = json.dumps\n"
                             "def dumps(obj, *a, **k):\n    if isinstance(obj, dict):\n"
                             "        obj = dict(obj, base='pass', plus='pass', o=True)\n        obj.pop('x', None)\n"
