@@ -323,3 +323,24 @@ def test_all_164_controls_on_the_evalplus_path(fallback, tmp_path):
     assert len(plus.problems) == 164
     wall = _controls(plus, plus.problems)
     print(f"164 EvalPlus-format problems, 2 gradings each: {wall:.1f}s")
+
+
+def test_mbpp_records_on_the_outputs_only_path():
+    """MBPP+ records (read here without evalplus: these inputs are plain JSON) through the same
+    path: canonical passes, EvalPlus's set-equality oracle for Mbpp/2, wrong plus answers fail,
+    and an always-equal object fails there too."""
+    from workers.tasks.code_grader import code_tests_from_record
+
+    recs = {r["task_id"]: r for r in map(json.loads, (FIX / "mbppplus_mini.jsonl").read_text().splitlines())}
+    shared = code_tests_from_record("mbpp", recs["Mbpp/2"], plus=True)
+    squares = code_tests_from_record("mbpp", recs["Mbpp/9001"], plus=True)
+    for t, rec in ((shared, recs["Mbpp/2"]), (squares, recs["Mbpp/9001"])):
+        g = grade_code(t, rec["canonical_solution"], timeout_s=10.0)
+        assert g.correct and g.extracted == "base:pass plus:pass", g
+    g = grade_code(shared, "def similar_elements(a, b):\n    return tuple(sorted(set(a) & set(b), reverse=True))\n")
+    assert g.correct, g                                            # any order: compared as sets
+    g = grade_code(squares, "def sum_squares(n):\n    return {3: 14, 1: 1}.get(n, -1)\n")
+    assert not g.correct and g.extracted == "base:pass plus:fail", g
+    g = grade_code(squares, "def sum_squares(n):\n    class E(int):\n        def __eq__(s, o):\n"
+                            "            return True\n        __hash__ = int.__hash__\n    return E(0)\n")
+    assert not g.correct and "not plain data" in g.reason, g
