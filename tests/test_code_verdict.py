@@ -9,6 +9,7 @@ and the grader must keep working.  Controls: canonical solutions pass, perturbed
 full 164 on both paths are @slow; a fast subset runs always)."""
 from __future__ import annotations
 
+import collections
 import gzip
 import json
 import math
@@ -125,6 +126,7 @@ FORGERIES = {
                                 "for fd in (1, 2):\n    for _ in range(2000):\n        try:\n"
                                 "            os.write(fd, line * 64)\n        except OSError:\n            break\n"
                                 "return None",
+    "huge_output_floods_the_channel": "return [0] * 6_000_000",
     # not plain data
     "returns_a_generator": "return (x for x in [True, False])",
     "returns_a_cyclic_list": "a = []\na.append(a)\nreturn a",
@@ -236,6 +238,9 @@ def test_plain_data_round_trips_the_whitelist_exactly():
     values = [None, True, False, 0, -7, 1 << 70, -(1 << 200), 10 ** 5000, 0.1, -0.0, math.inf, 1e-320,
               "", "é\n\x00", "\ud800", b"\x00\xff", 3 + 4j, [1, [2.5, "x"]], (1, (2,)), (), {1, "a"},
               frozenset({(1, 2)}), {"k": [1], 2: (3,), (4, 5): None}]
+    for v in (collections.Counter("abca"), collections.OrderedDict(a=1), collections.defaultdict(int, b=2)):
+        back = pd.decode(pd.encode(v))                             # dicts of collections: as dict
+        assert back == v and type(back) is dict
     for v in values:
         back = pd.decode(pd.encode(v))
         assert back == v and type(back) is type(v), v
@@ -344,3 +349,18 @@ def test_mbpp_records_on_the_outputs_only_path():
     g = grade_code(squares, "def sum_squares(n):\n    class E(int):\n        def __eq__(s, o):\n"
                             "            return True\n        __hash__ = int.__hash__\n    return E(0)\n")
     assert not g.correct and "not plain data" in g.reason, g
+
+
+def test_mbpp_not_none_oracle_and_match_objects():
+    """EvalPlus's rule for Mbpp check_str & co.: the answer is whether the output is None, so a
+    canonical returning ``re.Match`` works and the candidate's Match or bool is compared as such."""
+    from workers.tasks.code_grader import code_tests_from_record
+
+    rec = {"task_id": "Mbpp/737", "prompt": "", "entry_point": "check_str", "atol": 0,
+           "canonical_solution": "import re\ndef check_str(s):\n    return re.search(r'^[aeiouAEIOU][A-Za-z0-9_]*', s)\n",
+           "base_input": [["annie"], ["dawood"], ["Else"]], "plus_input": []}
+    t = code_tests_from_record("mbpp", rec, plus=True)
+    assert grade_code(t, rec["canonical_solution"], timeout_s=10.0).correct
+    assert grade_code(t, "def check_str(s):\n    return s[0].lower() in 'aeiou'\n").correct
+    assert not grade_code(t, "def check_str(s):\n    return True\n").correct
+    assert not grade_code(t, "def check_str(s):\n    return 'match'\n").correct   # never None

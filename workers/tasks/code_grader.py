@@ -51,7 +51,7 @@ import os
 import re
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -101,6 +101,7 @@ class Oracle:
     expected: list
     groups: list[tuple[str, int, int]]   # (name, first index, end index)
     atol: float
+    stream_bytes: int = 0                # size of the reference's own result stream
 
 
 class GraderError(RuntimeError):
@@ -146,7 +147,7 @@ def _main():
     with open("spec.json") as f:
         spec = json.load(f)
     os.remove("spec.json")
-    ep = spec["entry_point"]
+    ep, not_none = spec["entry_point"], spec["not_none"]
 
     def emit(rec):
         write(out, (dumps(rec, separators=(",", ":")) + "\n").encode())
@@ -190,6 +191,8 @@ def _main():
     for i, enc in enumerate(spec["inputs"]):
         try:
             res = fn(*pd.decode(enc))                 # a fresh copy of the input for every call
+            if not_none and type(res) is not bool:    # EvalPlus: only "is it None" counts here
+                res = res is not None
         except BaseException as e:
             emit({"i": i, "x": brief(e)})
             break
@@ -227,8 +230,9 @@ def _records(res: SandboxResult) -> list[dict]:
 
 
 def _run_harness(program: str, entry_point: str, inputs: list[str], check: Optional[str],
-                 timeout_s: float, limits: Optional[Limits]) -> SandboxResult:
-    spec = json.dumps({"program": program, "entry_point": entry_point, "inputs": inputs, "check": check})
+                 timeout_s: float, limits: Optional[Limits], not_none: bool = False) -> SandboxResult:
+    spec = json.dumps({"program": program, "entry_point": entry_point, "inputs": inputs, "check": check,
+                       "not_none": not_none})
     return run_untrusted(HARNESS, timeout_s, files={"spec.json": spec, "plain_data.py": _PLAIN_DATA_SOURCE},
                          limits=limits, channel=True)
 
@@ -295,7 +299,8 @@ def _build_oracle(tests: CodeTests, plus: bool, timeout_s: float, limits: Option
                 raise GraderError(f"{where}: an input is not plain data ({e})") from None
             if xs:
                 groups.append((name, start, len(inputs)))
-        res = _run_harness(tests.reference, tests.entry_point, inputs, None, max(timeout_s, 60.0), limits)
+        res = _run_harness(tests.reference, tests.entry_point, inputs, None, max(timeout_s, 60.0), limits,
+                           _not_none(tests))
         if res.error:
             raise GraderError(res.error)
         recs = _records(res)
@@ -305,11 +310,13 @@ def _build_oracle(tests: CodeTests, plus: bool, timeout_s: float, limits: Option
                 or _failure_why(res, timeout_s, limits)
             raise GraderError(f"{where}: the canonical solution failed ({str(why)[:200]})")
         expected = [plain_data.from_json(r["o"]) for r in recs]
-        if tests.dataset == "mbpp" and tests.entry_point in _NOT_NONE:
-            expected = [v is not None for v in expected]
         atol = float(tests.atol or 0.0)
     args = [plain_data.decode(x) for x in inputs]
-    return Oracle(inputs, args, expected, groups, atol)
+    return Oracle(inputs, args, expected, groups, atol, len(res.channel or b""))
+
+
+def _not_none(tests: CodeTests) -> bool:
+    return tests.dataset == "mbpp" and tests.entry_point in _NOT_NONE
 
 
 # ----------------------------------------------------------------------------------------------
@@ -435,7 +442,11 @@ def grade_code(tests: CodeTests, completion: str, plus: bool = True, timeout_s: 
     except GraderError as e:
         return Grade(False, None, str(e)[:300])
     program, _ = assemble_program(completion, tests.code_prompt, tests.entry_point)
-    res = _run_harness(program, tests.entry_point, orc.inputs, None, timeout_s, limits)
+    # the stream a right answer needs, with room to spare; more is cut (and fails), so a flood
+    # of output never reaches this process's memory
+    lim = limits or Limits()
+    lim = replace(lim, channel_bytes=min(lim.channel_bytes, (8 << 20) + 4 * orc.stream_bytes))
+    res = _run_harness(program, tests.entry_point, orc.inputs, None, timeout_s, lim, _not_none(tests))
     if res.error:
         return Grade(False, None, res.error[:300])
     return verdict(tests, orc, res, timeout_s, limits)

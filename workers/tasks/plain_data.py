@@ -11,6 +11,8 @@ accepts exactly these types, checked with ``type(x) is T`` so a subclass (an ``i
     complex, bytes                     {"c": [re, im]}, {"b": "<base64>"}
     list, tuple, set, frozenset        {"l": [...]}, {"t": [...]}, {"s": [...]}, {"f": [...]}
     dict                               {"d": [[k, v], ...]}
+                                       (also collections' OrderedDict, defaultdict and Counter,
+                                       which come back as dict: they compare equal to one)
 
 This file is standard library only: the sandbox harness imports the same file, so both sides
 speak one format.  Everything decoded came from untrusted code; ``decode`` raises
@@ -19,6 +21,7 @@ speak one format.  Everything decoded came from untrusted code; ``decode`` raise
 from __future__ import annotations
 
 import base64
+import collections
 import json
 from typing import Any
 
@@ -26,6 +29,8 @@ __all__ = ["NotPlainData", "encode", "decode", "to_json", "from_json", "MAX_DEPT
 
 MAX_DEPTH = 64
 _BIG = 1 << 63
+_SEQS = ((list, "l"), (tuple, "t"), (set, "s"), (frozenset, "f"))
+_DICTS = (dict, collections.OrderedDict, collections.defaultdict, collections.Counter)
 
 
 class NotPlainData(ValueError):
@@ -45,10 +50,11 @@ def to_json(value: Any, depth: int = 0) -> Any:
         return {"c": [value.real, value.imag]}
     if t is bytes:
         return {"b": base64.b64encode(value).decode("ascii")}
-    tag = {list: "l", tuple: "t", set: "s", frozenset: "f"}.get(t)
-    if tag is not None:
-        return {tag: [to_json(v, depth + 1) for v in value]}
-    if t is dict:
+    # identity, not ``==``/hashing: a metaclass could make a foreign type compare equal to list
+    for seq, tag in _SEQS:
+        if t is seq:
+            return {tag: [to_json(v, depth + 1) for v in value]}
+    if any(t is d for d in _DICTS):
         return {"d": [[to_json(k, depth + 1), to_json(v, depth + 1)] for k, v in value.items()]}
     raise NotPlainData(f"not plain data: {t.__name__}")
 
