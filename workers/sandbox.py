@@ -215,7 +215,9 @@ class _TreeCgroup:
               "memory": [("memory.limit_in_bytes", str(int(memory_bytes))),
                          ("memory.memsw.limit_in_bytes", str(int(memory_bytes)))]}  # no swap either
         for ctrl, settings in v1.items():
-            bases = [f"/sys/fs/cgroup/{ctrl}" + own.get(ctrl, ""), f"/sys/fs/cgroup/{ctrl}"]
+            bases = [f"/sys/fs/cgroup/{ctrl}" + own.get(ctrl, "")]
+            if ctrl == "pids":  # (as before); memory only nested, never outside the caller's limit
+                bases.append("/sys/fs/cgroup/pids")
             for base in dict.fromkeys(bases):
                 path = cls._mkdir(base, name)
                 if path is None:
