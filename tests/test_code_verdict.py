@@ -364,3 +364,21 @@ def test_mbpp_not_none_oracle_and_match_objects():
     assert grade_code(t, "def check_str(s):\n    return s[0].lower() in 'aeiou'\n").correct
     assert not grade_code(t, "def check_str(s):\n    return True\n").correct
     assert not grade_code(t, "def check_str(s):\n    return 'match'\n").correct   # never None
+
+
+def test_a_broken_oracle_is_a_grader_error_never_a_pass():
+    """A reference that raises, a check that never calls the candidate, or a check the reference
+    fails: ``Grade.error`` (a grading error, counted apart), remembered, never raised."""
+    raising = CodeTests(dataset="humaneval", entry_point="f", code_prompt="def f(x):\n",
+                        reference="def f(x):\n    raise ValueError('bug')\n", base_inputs=[[1]])
+    silent = CodeTests(dataset="humaneval", entry_point="f", code_prompt="def f(x):\n",
+                       reference="def f(x):\n    return x\n", check="def check(candidate):\n    assert True\n")
+    failing = CodeTests(dataset="humaneval", entry_point="f", code_prompt="def f(x):\n",
+                        reference="def f(x):\n    return x\n", check="def check(candidate):\n    assert candidate(1) == 2\n")
+    for t, words in ((raising, "canonical solution failed"), (silent, "never calls the candidate"),
+                     (failing, "fails its own check")):
+        g = grade_code(t, "    return 1\n", timeout_s=10.0)
+        assert g.correct is False and words in (g.error or ""), g
+        t0 = time.monotonic()
+        assert grade_code(t, "    return 1\n", timeout_s=10.0).error == g.error
+        assert time.monotonic() - t0 < 0.1                       # remembered, not rerun

@@ -105,7 +105,12 @@ class Oracle:
 
 
 class GraderError(RuntimeError):
-    """The grader could not build an oracle (the reference failed): a grading error, not a fail."""
+    """The grader could not build an oracle: a grading error, not a fail.  ``permanent``: the
+    reference itself failed (remembered); otherwise the sandbox did (tried again next time)."""
+
+    def __init__(self, msg: str, permanent: bool = True):
+        super().__init__(msg)
+        self.permanent = permanent
 
 
 # ----------------------------------------------------------------------------------------------
@@ -262,8 +267,19 @@ def oracle(tests: CodeTests, plus: bool, timeout_s: float = DEFAULT_TIMEOUT,
     key = bool(plus and tests.has_plus and tests.check is None)
     with tests._lock:
         if key not in tests._cache:
-            tests._cache[key] = _build_oracle(tests, key, timeout_s, limits)
-        return tests._cache[key]
+            try:
+                tests._cache[key] = _build_oracle(tests, key, timeout_s, limits)
+            except GraderError as e:
+                if e.permanent:          # a broken reference stays broken: do not rerun it per sample
+                    tests._cache[key] = e
+                raise
+            except (ValueError, KeyError, TypeError) as e:   # a stream the reference run garbled
+                tests._cache[key] = GraderError(f"{tests.dataset} {tests.entry_point}: unreadable oracle "
+                                                f"run ({type(e).__name__}: {str(e)[:200]})")
+        got = tests._cache[key]
+        if isinstance(got, GraderError):
+            raise got
+        return got
 
 
 def _build_oracle(tests: CodeTests, plus: bool, timeout_s: float, limits: Optional[Limits]) -> Oracle:
@@ -273,7 +289,7 @@ def _build_oracle(tests: CodeTests, plus: bool, timeout_s: float, limits: Option
             raise GraderError(f"{where}: no canonical solution to convert the check with")
         res = _run_harness(tests.reference, tests.entry_point, [], tests.check, max(timeout_s, 60.0), limits)
         if res.error:
-            raise GraderError(res.error)
+            raise GraderError(res.error, permanent=False)
         recs = _records(res)
         if not recs or "done" not in recs[-1]:
             why = next((r.get("check") or r.get("load") for r in recs if "check" in r or "load" in r), None)
@@ -302,7 +318,7 @@ def _build_oracle(tests: CodeTests, plus: bool, timeout_s: float, limits: Option
         res = _run_harness(tests.reference, tests.entry_point, inputs, None, max(timeout_s, 60.0), limits,
                            _not_none(tests))
         if res.error:
-            raise GraderError(res.error)
+            raise GraderError(res.error, permanent=False)
         recs = _records(res)
         bad = next((r for r in recs if "o" not in r), None)
         if bad is not None or len(recs) != len(inputs):
