@@ -41,7 +41,7 @@ def _processes_with(marker: bytes) -> list[int]:
 def test_containment_is_probed_once_and_recorded(info):
     assert info["mode"] in sb.MODES
     assert set(info) >= {"network_isolated", "pid_namespace", "readonly_filesystem", "minimal_root",
-                         "uid", "pids_cgroup", "memory_cgroup", "fallbacks"}
+                         "uid", "pids_cgroup", "memory_cgroup", "stdlib_missing", "fallbacks"}
     assert containment() == info  # cached
     print("sandbox containment here:", json.dumps(info))
 

@@ -135,8 +135,11 @@ def _lib_dirs() -> list[str]:
                 base = os.path.basename(path)
                 if base.startswith("libc.so") or base.startswith("libc-"):
                     d = os.path.dirname(path)
-                    if d not in dirs:
-                        dirs.append(d)
+                    # without merged /usr, libc sits in /lib/<arch> and libssl & co. in /usr/lib/<arch>
+                    twin = d[4:] if d.startswith("/usr/lib") else "/usr" + d if d.startswith("/lib") else None
+                    for x in (d, twin):
+                        if x and x not in dirs and os.path.isdir(x):
+                            dirs.append(x)
     except OSError:
         pass
     return dirs or [d for d in ("/lib", "/lib64", "/usr/lib", "/usr/lib64") if os.path.isdir(d)]
@@ -552,7 +555,7 @@ _PROBE_LOCK = threading.Lock()
 def containment(refresh: bool = False) -> dict:
     """Which containment works here (probed once per process by running ``print('ok')``):
     ``{"mode", "network_isolated", "pid_namespace", "readonly_filesystem", "minimal_root", "uid",
-    "pids_cgroup", "memory_cgroup", "fallbacks": {mode: why it failed}}``.  ``DLLM_SANDBOX_MODE`` forces a mode."""
+    "pids_cgroup", "memory_cgroup", "stdlib_missing", "fallbacks": {mode: why it failed}}``.  ``DLLM_SANDBOX_MODE`` forces a mode."""
     global _CONTAINMENT
     with _PROBE_LOCK:
         if _CONTAINMENT is not None and not refresh:
@@ -582,6 +585,10 @@ def containment(refresh: bool = False) -> dict:
         info["fallbacks"] = fallbacks
         info["uid_range"] = _CONTAINMENT.get("uid_range", "fresh")
         _CONTAINMENT = info
+        info["stdlib_missing"] = _stdlib_missing(info["mode"])
+        if info["stdlib_missing"]:
+            log.warning("sandbox: standard-library extensions importable here but not in the sandbox's "
+                        "minimal root (a C library it does not expose): %s", ", ".join(info["stdlib_missing"]))
         msg = ("sandbox: %s mode (network isolated: %s, read-only minimal root: %s, uid: %s, pids "
                "cgroup: %s, memory cgroup (whole tree): %s)")
         args = (info["mode"], info["network_isolated"], info["readonly_filesystem"], info["uid"],
@@ -591,6 +598,22 @@ def containment(refresh: bool = False) -> dict:
         else:
             log.info(msg, *args)
         return dict(info)
+
+
+_STDLIB_EXTENSIONS = ("_ssl", "_hashlib", "_ctypes", "_decimal", "_sqlite3", "_lzma", "_bz2", "zlib",
+                      "pyexpat", "_uuid", "_multiprocessing", "_json", "_socket", "select", "math")
+
+
+def _stdlib_missing(mode: str) -> list[str]:
+    """Extension modules of the standard library that this interpreter has but the sandbox
+    cannot import (the minimal root lacks a library they link): logged, never fatal."""
+    import importlib.util
+
+    here = [m for m in _STDLIB_EXTENSIONS if importlib.util.find_spec(m) is not None]
+    code = ("import importlib, sys\nfor m in sys.argv[1:]:\n    try:\n        importlib.import_module(m)\n"
+            "    except ImportError:\n        print(m)\n")
+    r = run_untrusted(code, 20.0, argv=here, mode=mode)
+    return r.stdout.split() if r.ok else [f"(probe failed: {r.error or r.returncode})"]
 
 
 def _probe(mode: str) -> tuple[bool, str]:
