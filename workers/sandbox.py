@@ -52,13 +52,11 @@ was written by the program and must be parsed as untrusted data.
 from __future__ import annotations
 
 import base64
-import ctypes
 import json
 import logging
 import math
 import os
 import random
-import resource
 import selectors
 import shutil
 import signal
