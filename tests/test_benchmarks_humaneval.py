@@ -42,7 +42,8 @@ def evalplus_installed() -> bool:
 
 @pytest.mark.slow
 def test_all_164_canonical_solutions_pass_and_perturbed_copies_fail(bundled):
-    """The issue's acceptance check: < 5 min on 2 cores (about 40 s here, two grading threads)."""
+    """The acceptance check: < 5 min on 2 cores (49-97 s here, with other work on the box: 164 oracle
+    runs and 328 gradings, two grading threads)."""
     assert len(bundled.problems) == 164
     t0 = time.monotonic()
 

