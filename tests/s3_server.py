@@ -7,6 +7,7 @@ server itself starts only when a test asks for the ``s3_server`` fixture (issue 
 """
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -16,6 +17,9 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.fs as pafs
 
 
 def _free_port() -> int:
@@ -88,3 +92,43 @@ def serve() -> Iterator[S3Server]:
             server.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.proc.kill()
+
+
+class CountingFS(pafs.FileSystemHandler):
+    """Wraps a filesystem and counts the bytes read through it."""
+
+    def __init__(self, fs: pafs.FileSystem) -> None:
+        self.fs, self.bytes = fs, 0
+
+    def open_input_file(self, path):
+        handler = self
+        f = self.fs.open_input_file(path)
+
+        class Reader(io.RawIOBase):
+            def readable(self): return True
+            def seekable(self): return True
+            def seek(self, off, whence=0): return f.seek(off, whence)
+            def tell(self): return f.tell()
+            def readinto(self, buf):
+                data = f.read(len(buf))
+                handler.bytes += len(data)
+                buf[:len(data)] = data
+                return len(data)
+
+        return pa.PythonFile(Reader(), mode="r")
+
+    def get_type_name(self): return "counting"
+    def normalize_path(self, p): return self.fs.normalize_path(p)
+    def get_file_info(self, paths): return self.fs.get_file_info(paths)
+    def get_file_info_selector(self, sel): return self.fs.get_file_info(sel)
+    def equals(self, other): return self is other
+    def open_input_stream(self, path): return self.fs.open_input_stream(path)
+    def create_dir(self, *a): return self.fs.create_dir(*a)
+    def delete_dir(self, p): return self.fs.delete_dir(p)
+    def delete_dir_contents(self, *a): return self.fs.delete_dir_contents(*a)
+    def delete_root_dir_contents(self): raise NotImplementedError
+    def delete_file(self, p): return self.fs.delete_file(p)
+    def move(self, a, b): return self.fs.move(a, b)
+    def copy_file(self, a, b): return self.fs.copy_file(a, b)
+    def open_output_stream(self, p, metadata=None): return self.fs.open_output_stream(p)
+    def open_append_stream(self, p, metadata=None): raise NotImplementedError

@@ -3,7 +3,6 @@ cluster uses it; endpoint and credentials from the standard AWS variables): issu
 from __future__ import annotations
 
 import collections
-import io
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ import pytest
 from sweeps.driver import INJECT_ENV
 from sweeps.spec import expand, load_spec
 from workers.jobs import job_id
+from s3_server import CountingFS
 from workers.shards import SweepDir, shard_filename
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,46 +61,6 @@ def test_an_upload_that_never_completed_is_not_a_result(s3_server, tmp_path):
     assert d.scan(full=False).ids == set(b.job_ids)
 
 
-class _Counting(pafs.FileSystemHandler):
-    """Wraps a filesystem and counts the bytes read through it."""
-
-    def __init__(self, fs: pafs.FileSystem) -> None:
-        self.fs, self.bytes = fs, 0
-
-    def open_input_file(self, path):
-        handler = self
-        f = self.fs.open_input_file(path)
-
-        class Reader(io.RawIOBase):
-            def readable(self): return True
-            def seekable(self): return True
-            def seek(self, off, whence=0): return f.seek(off, whence)
-            def tell(self): return f.tell()
-            def readinto(self, buf):
-                data = f.read(len(buf))
-                handler.bytes += len(data)
-                buf[:len(data)] = data
-                return len(data)
-
-        return pa.PythonFile(Reader(), mode="r")
-
-    def get_type_name(self): return "counting"
-    def normalize_path(self, p): return self.fs.normalize_path(p)
-    def get_file_info(self, paths): return self.fs.get_file_info(paths)
-    def get_file_info_selector(self, sel): return self.fs.get_file_info(sel)
-    def equals(self, other): return self is other
-    def open_input_stream(self, path): return self.fs.open_input_stream(path)
-    def create_dir(self, *a): return self.fs.create_dir(*a)
-    def delete_dir(self, p): return self.fs.delete_dir(p)
-    def delete_dir_contents(self, *a): return self.fs.delete_dir_contents(*a)
-    def delete_root_dir_contents(self): raise NotImplementedError
-    def delete_file(self, p): return self.fs.delete_file(p)
-    def move(self, a, b): return self.fs.move(a, b)
-    def copy_file(self, a, b): return self.fs.copy_file(a, b)
-    def open_output_stream(self, p, metadata=None): return self.fs.open_output_stream(p)
-    def open_append_stream(self, p, metadata=None): raise NotImplementedError
-
-
 def test_the_resume_scan_on_s3_reads_only_the_job_id_column(s3_server):
     bucket = s3_server.bucket("scan")
     d = SweepDir(f"s3://{bucket}/sw")
@@ -111,7 +71,7 @@ def test_the_resume_scan_on_s3_reads_only_the_job_id_column(s3_server):
                      pa.array([os.urandom(250_000).hex() for _ in range(8)], pa.string()))
     path = d.write(t)
     size = d.fs.get_file_info(path).size
-    counting = _Counting(d.fs)
+    counting = CountingFS(d.fs)
     d.fs = pafs.PyFileSystem(counting)
     scan = d.scan(full=False)
     assert scan.ids == set(b.job_ids)
