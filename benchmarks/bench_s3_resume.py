@@ -61,11 +61,14 @@ def main() -> None:
     server = s3_server.start(os.environ["AWS_ENDPOINT_URL"])
     try:
         bucket = server.bucket("bench")
-        samples = 16
-        problems = -(-a.jobs // (2 * samples))
-        spec = SweepSpec(name="resume100k", models=["tiny"], tasks=[TaskSpec("countdown", limit=problems)],
-                         samplers=[SamplerSpec("random"), SamplerSpec("confidence")], samples=samples,
-                         batch_size=a.batch_size)
+        def make(problems: int, samples: int) -> SweepSpec:
+            return SweepSpec(name="resume100k", models=["tiny"], tasks=[TaskSpec("countdown", limit=problems)],
+                             samplers=[SamplerSpec("random"), SamplerSpec("confidence")], samples=samples,
+                             batch_size=a.batch_size)
+
+        # the bundled countdown set has a fixed number of problems: scale the seeds to reach --jobs
+        have = len({p for b in expand(make(10**6, 1), check_models=False).batches for p in b.problem_ids})
+        spec = make(have, -(-a.jobs // (2 * have)))
         plan = expand(spec, check_models=False)
         out = f"s3://{bucket}/runs/resume100k"
         d = SweepDir(out)
