@@ -200,3 +200,41 @@ def test_a_second_driver_is_refused_or_shares_on_purpose(ray_address, small_mode
             first.kill()
     _once(out, spec)
     assert not (out / "driver.lock").exists()
+
+
+@pytest.mark.slow
+def test_after_a_sigkill_the_next_run_neither_attaches_nor_trips(ray_address, small_model_dir, tmp_path):
+    """SIGKILL of a driver that started its own Ray: that Ray dies with it (Ray's fate sharing),
+    its lock is left behind naming a dead pid, and the next run takes the lock over, cleans the
+    temporaries and completes every job once."""
+    spec = _spec(tmp_path, small_model_dir, "sigkill", limit=6, batch=2)
+    out = tmp_path / "out"
+    ray_tmp = tempfile.mkdtemp(prefix="rtK", dir="/tmp")
+    env = {**os.environ, INJECT_ENV: json.dumps({"sleep": 0.4}), "RAY_TMPDIR": ray_tmp}
+    cmd = [sys.executable, "-m", "sweeps.run", str(spec), "--out", str(out), "--workers", "1",
+           "--no-progress", "--no-report"]
+    p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t_end = time.monotonic() + 240
+        while p.poll() is None and not list((out / "shards").glob("shard-*.parquet")) and time.monotonic() < t_end:
+            time.sleep(0.1)
+        assert p.poll() is None
+        p.kill()
+        p.wait()
+        deadline = time.monotonic() + 20
+        while _ray_procs(ray_tmp) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _ray_procs(ray_tmp), _ray_procs(ray_tmp)
+        lock = json.loads((out / "driver.lock").read_text())
+        assert lock["pid"] == p.pid
+        (out / "shards" / ".shard-leftover.parquet.0a1b.tmp").write_bytes(b"PAR1 half")  # a cut-off write
+        again = subprocess.run(_cli(spec, out, ray_address, "--no-report"), cwd=ROOT,
+                               env={**env, "RAY_TMPDIR": os.environ["RAY_TMPDIR"]},
+                               capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"pid {p.pid}" in again.stdout and "taking over" in again.stdout, again.stdout
+        _once(out, spec)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
