@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import collections
+import dataclasses
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -465,7 +466,9 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
 
                     ray.shutdown()
 
-        final = d.scan(full=False)
+        # Nothing ran: the start scan (less what was set aside) is the final state; on S3 a
+        # second scan would double a finished sweep's rerun time.
+        final = d.scan(full=False) if todo else dataclasses.replace(scan, corrupt=[])  # quarantined
         for path, reason in final.corrupt:
             log(f"warning: shard {path} is unreadable after the run ({reason}); rerun to redo its jobs")
         summary.quarantined += drop_redundant(d, final, log)
