@@ -30,7 +30,12 @@ def test_a_node_lost_and_one_added_mid_sweep_on_s3(s3_server, small_model_dir, t
     # removed node cannot restart on the survivor (busy with the other actor), only on the node
     # added afterwards -- so the new node demonstrably does work.  The cluster's processes
     # inherit the AWS_* variables pointing at the loopback S3 server (tests/s3_server.py).
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    # Fast failure detection (as a cloud cluster's node-death signal would be): the lost node is
+    # declared dead in ~2 s, so its actor restarts on the added node while work remains.
+    fast = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 500,
+            "health_check_timeout_ms": 500, "health_check_failure_threshold": 3}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False,
+                                                            "_system_config": fast})
     p = None
     try:
         nodes = [cluster.add_node(num_cpus=1, resources={f"node{i}": 1}) for i in range(2)]
@@ -42,7 +47,7 @@ def test_a_node_lost_and_one_added_mid_sweep_on_s3(s3_server, small_model_dir, t
         plan = expand(load_spec(spec_path))
         out = f"s3://{s3_server.bucket('multinode')}/nodeloss"
         d = SweepDir(out)
-        env = {**os.environ, INJECT_ENV: json.dumps({"sleep": 0.4})}
+        env = {**os.environ, INJECT_ENV: json.dumps({"sleep": 1.0})}
         cmd = [sys.executable, "-m", "sweeps.run", str(spec_path), "--out", out, "--address",
                cluster.address, "--workers", "2", "--no-progress", "--no-report"]
         p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -53,12 +58,14 @@ def test_a_node_lost_and_one_added_mid_sweep_on_s3(s3_server, small_model_dir, t
         cluster.remove_node(nodes[0], allow_graceful=False)
         cluster.add_node(num_cpus=1, resources={"node2": 1})
         log, _ = p.communicate(timeout=400)
+        Path(os.environ.get("HORCH_LOG", os.devnull)).write_text(log)
         assert p.returncode == 0, log
         df = load_samples(out).collect()
         ids = collections.Counter(df["job_id"].to_list())
         assert set(ids) == set(plan.job_ids()) and max(ids.values()) == 1, log
         # two original actors plus the lost node's actor restarted on the added node
         assert df["worker"].n_unique() >= 3, (df["worker"].unique().to_list(), log)
+        assert "retries remaining" in log or "one by one" in log, log  # the lost batch was redone
     finally:
         if p is not None and p.poll() is None:
             p.kill()
