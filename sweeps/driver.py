@@ -469,8 +469,11 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
         # Nothing ran: the start scan (less what was set aside) is the final state; on S3 a
         # second scan would double a finished sweep's rerun time.
         final = d.scan(full=False) if todo else dataclasses.replace(scan, corrupt=[])  # quarantined
-        for path, reason in final.corrupt:
-            log(f"warning: shard {path} is unreadable after the run ({reason}); rerun to redo its jobs")
+        for path, reason in final.corrupt:  # never left where the analysis would read it
+            dest = d.quarantine(path, reason)
+            summary.quarantined.append(dest)
+            log(f"warning: shard {os.path.basename(path)} is unreadable after the run ({reason}): "
+                f"moved to {dest}; rerun to redo its jobs")
         summary.quarantined += drop_redundant(d, final, log)
         have = final.ids & wanted
         summary.missing = len(wanted - have)

@@ -51,6 +51,7 @@ def _cli(spec: Path, out: Path, address: str, *extra: str) -> list[str]:
             "--workers", "1", "--no-progress", *extra]
 
 
+@pytest.mark.slow
 def test_stray_files_are_ignored_by_driver_and_analysis_alike(ray_session, small_model_dir, tmp_path):
     from analysis import load_samples
 
@@ -63,9 +64,12 @@ def test_stray_files_are_ignored_by_driver_and_analysis_alike(ray_session, small
     shutil.copy(real, out / "shards" / "backup-copy.parquet")                      # a copy of a shard
     pq.write_table(pa.table({"job_id": ["x"], "correct": ["yes"]}), out / "shards" / "wrong.parquet")
     (out / "shards" / "notes.txt").write_text("not Parquet")
+    bad_name = "shard-" + "0" * 32 + ".parquet"  # a shard's name on a wrong-schema file: quarantined
+    pq.write_table(pa.table({"job_id": ["y"]}), out / "shards" / bad_name)
     logs: list[str] = []
     again = run_sweep(s, str(out), workers=1, progress=False, report=True, log=logs.append)
     assert again.complete and again.ran == 0 and again.report, logs
+    assert len(again.quarantined) == 1 and not (out / "shards" / bad_name).exists()
     stray_lines = [m for m in logs if "not result shards" in m]
     assert len(stray_lines) == 1, logs
     assert all(n in stray_lines[0] for n in ("backup-copy.parquet", "wrong.parquet", "notes.txt"))
@@ -94,6 +98,7 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_the_sweep_in_one_line_then_resume_completes(ray_address, small_model_dir, small_disk, tmp_path):
     spec = _spec(tmp_path, small_model_dir, "diskfull", limit=6, batch=2)
     out = small_disk / "out"
@@ -108,6 +113,7 @@ def test_a_full_disk_stops_the_sweep_in_one_line_then_resume_completes(ray_addre
     assert "Traceback" not in done.stderr and len(err) == 1, done.stderr
     assert err[0].startswith("error: cannot write ") and str(out) in err[0], err
     assert "no space left on device" in err[0] and "rerun" in err[0], err
+    print(err[0])
     if (out / "shards").exists():  # nothing half-written is a result, nor left as a temporary
         assert not list((out / "shards").glob(".*.tmp"))
         for f in (out / "shards").glob("shard-*.parquet"):
