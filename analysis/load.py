@@ -1,14 +1,17 @@
 """Find and scan a sweep's Parquet shards (DESIGN §3 row contract).
 
-A sweep directory holds ``*.parquet`` shards anywhere below it.  Writers publish a shard by
-renaming a temporary file (a name starting with ``.`` or ``_`` or ending in ``.tmp``), so those
-are skipped, as are the ``report/`` and ``quarantine/`` folders the tooling keeps next to the
-shards.  Shards written at different times may disagree slightly (a column added later, an
-all-null column stored as Arrow ``null``); their schemas are unified before scanning.
+Which files are results is defined once, in ``workers.layout`` (shared with the driver, so the
+two always count the same rows; issue 17 item 3): the files ``OUT/shards/shard-<32 hex>.parquet``.
+Writer temporaries are invisible; anything else in ``shards/`` (a ``backup-copy.parquet``, a
+wrong-schema file, notes) is a stray: named in one ``SweepDataWarning`` and never read.  A sweep
+that is still running can be read at any time: a shard appears only once it is complete.
+Shards written at different times may disagree slightly (a column added later, an all-null
+column stored as Arrow ``null``); their schemas are unified before scanning.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -18,10 +21,14 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+# Torch- and Ray-free by design (stdlib + pyarrow.fs): the one shard-name definition.
+from workers.layout import describe_strays, list_results, shards_dir
+
 __all__ = [
     "CONTRACT",
     "REQUIRED",
     "SweepDataError",
+    "SweepDataWarning",
     "find_shards",
     "resolve_path",
     "load_samples",
@@ -32,6 +39,10 @@ __all__ = [
 
 class SweepDataError(ValueError):
     """Malformed or missing sweep data; the message is always one line."""
+
+
+class SweepDataWarning(UserWarning):
+    """Files in a sweep's ``shards/`` that are not result shards (ignored, left in place)."""
 
 
 # Column → dtype of the DESIGN §3 contract.  Used to give all-null columns their real type and
@@ -78,13 +89,6 @@ CONTRACT: dict[str, pl.DataType] = {
 # The least every analysis needs: which problem, which sampler, was it right.
 REQUIRED: tuple[str, ...] = ("problem_id", "sampler", "correct")
 
-IGNORED_DIRS = frozenset({"report", "quarantine"})
-
-
-def _is_temporary(name: str) -> bool:
-    return name.startswith((".", "_")) or name.endswith(".tmp")
-
-
 def resolve_path(path: str | os.PathLike, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str]:
     """(filesystem, path on it) for a local path, a URI, or a path on an explicit filesystem."""
     if filesystem is not None:
@@ -99,10 +103,12 @@ def resolve_path(path: str | os.PathLike, filesystem: pafs.FileSystem | None = N
 def find_shards(
     path: str | os.PathLike, filesystem: pafs.FileSystem | None = None
 ) -> tuple[pafs.FileSystem, list[str]]:
-    """The finished shards under ``path`` (a directory, a single file, or a filesystem URI).
+    """The result shards of the sweep at ``path`` (its directory, its ``shards/`` folder, a
+    single Parquet file, or a filesystem URI such as ``s3://bucket/sweep``).
 
-    Returns the pyarrow filesystem and the sorted shard paths on it.  Temporaries, hidden or
-    ``_``-prefixed folders and the top-level ``report/`` and ``quarantine/`` folders are skipped.
+    Returns the pyarrow filesystem and the sorted shard paths on it.  Only
+    ``shards/shard-<32 hex>.parquet`` counts (``workers.layout``); other entries there are named
+    in one :class:`SweepDataWarning` and skipped, as the driver skips them.
     """
     fs, root = resolve_path(path, filesystem)
     info = fs.get_file_info(root)
@@ -110,20 +116,13 @@ def find_shards(
         raise SweepDataError(f"sweep path not found: {path}")
     if info.type == pafs.FileType.File:
         return fs, [root]
-    root = root.rstrip("/")
-    shards = []
-    for entry in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
-        if entry.type != pafs.FileType.File or not entry.path.endswith(".parquet"):
-            continue
-        parts = entry.path[len(root):].strip("/").split("/")
-        if parts[0] in IGNORED_DIRS and len(parts) > 1:
-            continue
-        if any(_is_temporary(p) for p in parts):
-            continue
-        shards.append(entry.path)
+    shards, strays = list_results(fs, shards_dir(fs, root))
+    if strays:
+        warnings.warn(SweepDataWarning(describe_strays(strays)), stacklevel=2)
     if not shards:
-        raise SweepDataError(f"no Parquet shards under {path}")
-    return fs, sorted(shards)
+        more = f" ({len(strays)} other file(s) there are not result shards)" if strays else ""
+        raise SweepDataError(f"no Parquet shards (shards/shard-<hash>.parquet) under {path}{more}")
+    return fs, shards
 
 
 def _unified_schema(fs: pafs.FileSystem, shards: Sequence[str]) -> pa.Schema:

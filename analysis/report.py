@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -29,7 +30,7 @@ from .configs import config_columns, group_columns, problem_key, series_labels, 
 from .cost import cost_from_counts, paired_from_counts
 from .diversity import diversity_sample, distinct_from_counts, similarity_from_sample
 from .frontier import FRONTIER_K, frontier_from_counts
-from .load import SweepDataError, find_shards, load_samples, resolve_path
+from .load import SweepDataError, SweepDataWarning, find_shards, load_samples, resolve_path
 from .passk import estimate_pass_at_k, k_grid
 from .strata import DEFAULT_REFERENCE, STRATA_K, stratified_from_counts, tiers_from_counts
 
@@ -453,7 +454,9 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
             out_dir = Path.cwd() / f"report-{PurePosixPath(root_path).name or 'sweep'}"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lf = load_samples(root_path, filesystem=fs)
+    with warnings.catch_warnings():  # find_shards above already named any stray files once
+        warnings.simplefilter("ignore", SweepDataWarning)
+        lf = load_samples(root_path, filesystem=fs)
     names = lf.collect_schema().names()
     duplicates = 0
     if dedupe and "job_id" in names:

@@ -7,6 +7,7 @@ Rows are generated vectorised so that 10 million of them take seconds.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -168,8 +169,10 @@ def write_sweep(out: str | os.PathLike, rows: int | None = None, *, rows_per_sha
     target.mkdir(parents=True, exist_ok=True)
     for n, begin in enumerate(range(0, total, rows_per_shard)):
         df = synthetic_rows(n_problems, n_samples, configs, seed=seed, start=begin, stop=begin + rows_per_shard, **kwargs)
-        tmp = target / f".shard-{n:05d}.parquet.tmp"
+        # A result name as the driver writes them (workers.layout): shard-<32 hex>.parquet.
+        name = f"shard-{hashlib.sha256(f'synthetic-{seed}-{n}'.encode()).hexdigest()[:32]}.parquet"
+        tmp = target / f".{name}.tmp"
         df.write_parquet(tmp, statistics=True)
-        tmp.rename(target / f"shard-{n:05d}.parquet")  # atomic publish, as the workers do
+        tmp.rename(target / name)  # atomic publish, as the workers do
     return Path(out)
 

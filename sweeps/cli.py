@@ -9,14 +9,17 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from sweeps.driver import INJECT_ENV, Summary, SweepError, run_sweep
+from sweeps.driver import INJECT_ENV, Summary, SweepError, Terminated, handle_sigterm, run_sweep
 from sweeps.spec import SpecError, SweepSpec
 
 EPILOG = """\
 resume: rerun the same command; finished jobs (found in DIR/shards) are skipped.
 cluster: `ray up cluster.yaml`, then run this on the head node (or pass --address /
 set RAY_ADDRESS); use an s3:// --out so every node writes to the same place.
-exit status: 0 done, 1 sweep incomplete or stopped, 2 bad input (nothing written)."""
+progress: `python -m sweeps.status DIR` (from any terminal, while it runs or after).
+one driver per DIR: a second one refuses (naming the first's host and pid) unless --force-lock.
+exit status: 0 done, 1 sweep incomplete or stopped, 2 bad input (nothing written),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM); finished jobs are kept either way."""
 
 
 def add_run_args(p: argparse.ArgumentParser, default_out: str) -> None:
@@ -38,6 +41,9 @@ def add_run_args(p: argparse.ArgumentParser, default_out: str) -> None:
                    help="Ray retries of a batch whose worker died (default: 3)")
     g.add_argument("--no-report", action="store_true", help="skip the analysis report")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--force-lock", action="store_true",
+                   help="run even if another driver holds DIR's lock (several drivers on shared "
+                        "storage on purpose, or a lock whose owner is known to be gone)")
 
 
 def shrink(spec: SweepSpec, samples: int = 4, problems: int = 4, values: int = 2) -> SweepSpec:
@@ -63,7 +69,8 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
     inject = json.loads(os.environ[INJECT_ENV]) if os.environ.get(INJECT_ENV) else None
     s = run_sweep(spec, args.out, address=args.address, workers=args.workers, device=args.device,
                   batch_size=args.batch_size, retries=args.retries, report=not args.no_report,
-                  progress=not args.no_progress, inject=inject)
+                  progress=not args.no_progress, inject=inject,
+                  force_lock=getattr(args, "force_lock", False))
     print_summary(s)
     return 0 if s.complete else 1
 
@@ -89,7 +96,9 @@ def print_summary(s: Summary) -> None:
 
 
 def main_guard(fn: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> int:
-    """Turn expected failures into one line on stderr and an exit status."""
+    """Turn expected failures into one line on stderr and an exit status; SIGTERM unwinds like
+    Ctrl-C (actors and a private Ray stopped, finished shards kept) and exits 143 (issue 17)."""
+    handle_sigterm()
     try:
         return fn(argv)
     except SpecError as e:
@@ -98,6 +107,9 @@ def main_guard(fn: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequ
     except SweepError as e:
         print(f"error: {e} (finished jobs are kept; rerun to resume)", file=sys.stderr)
         return 1
+    except Terminated:
+        print("interrupted (SIGTERM): finished jobs are kept; rerun the same command to resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted: finished jobs are kept; rerun the same command to resume", file=sys.stderr)
         return 130

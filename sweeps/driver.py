@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
 import collections
+import dataclasses
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -31,15 +33,36 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from sweeps.spec import Plan, SpecError, SweepSpec, expand
+from sweeps.status import DriverLock, LockedError, StatusWriter
 from workers.jobs import JobBatch
 from workers.rows import RowBuilder, one_line, to_table
-from workers.shards import SweepDir, shard_filename
+from workers.layout import describe_strays
+from workers.shards import StorageError, SweepDir, shard_filename, storage_error
 
 INJECT_ENV = "DLLM_SWEEPS_INJECT"  # JSON fault-injection settings, for tests only
 
 
 class SweepError(RuntimeError):
     """The sweep cannot go on (a worker cannot load its model, all workers are gone, ...)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwound like Ctrl-C (finished shards kept, actors and local Ray stopped)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # Once: a second SIGTERM during cleanup must not abort the cleanup half-way.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM unwind like SIGINT.  Called again after ``ray.init``, which installs a
+    handler of its own (``sys.exit`` from inside Ray's code: an abort and a stack dump)."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 @dataclass
@@ -125,6 +148,7 @@ def connect(address: Optional[str], log: Callable[[str], None]) -> tuple[bool, O
     else:  # "local": never attach to some other cluster recorded on this machine
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ctx = ray.init(address="local", **kw)
+    handle_sigterm()
     url = getattr(ctx, "dashboard_url", None) or None
     if url and not url.startswith("http"):
         url = f"http://{url}"
@@ -155,13 +179,15 @@ class _Run:
     def __init__(self, plan: Plan, d: SweepDir, summary: Summary, todo: list[JobBatch], *,
                  workers: Optional[int], device: str, retries: int, per_actor: int,
                  inject: Optional[dict], version: str, progress: bool,
-                 speculate_after: Optional[float], log: Callable[[str], None]) -> None:
+                 speculate_after: Optional[float], log: Callable[[str], None],
+                 status: Optional[StatusWriter] = None) -> None:
         import ray
         from tqdm import tqdm
 
         from workers.actor import SweepWorker
 
         self.plan, self.d, self.summary, self.log, self.version = plan, d, summary, log, version
+        self.status = status
         self.queue: deque[JobBatch] = deque(todo)
         opts, slots = _actor_options(device, retries)
         n = min(workers or slots, len(todo))
@@ -261,6 +287,13 @@ class _Run:
                 self.copies[batch.key] -= 1
                 self._collect(ref, i, batch)
             self.bar.refresh()
+            self.tick()
+
+    def tick(self, force: bool = False) -> None:
+        """Rewrite the status file (throttled inside StatusWriter)."""
+        if self.status is not None:
+            sm = self.summary
+            self.status.update(sm.present_before + sm.ran, sm.failed, sm.refused, force=force)
 
     def _collect(self, ref: Any, i: int, batch: JobBatch) -> None:
         import ray
@@ -300,7 +333,8 @@ class _Run:
             self._crashed(batch, "worker process died on every retry")
             return
         cause = getattr(e, "cause", None) or e
-        if isinstance(cause, WorkerSetupError):
+        if isinstance(cause, (WorkerSetupError, StorageError)):
+            # not the batch's fault: every other batch would fail the same way (a full disk)
             raise SweepError(one_line(str(cause))) from None
         # A bug or an I/O error inside run(): Ray does not retry those; isolate and record.
         self._crashed(batch, f"worker error: {one_line(cause)}")
@@ -369,61 +403,101 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
               workers: Optional[int] = None, device: str = "auto", batch_size: Optional[int] = None,
               retries: int = 3, per_actor: int = 1, progress: bool = True, report: bool = True,
               inject: Optional[dict] = None, check_models: bool = True,
-              speculate_after: Optional[float] = None,
+              speculate_after: Optional[float] = None, force_lock: bool = False,
               log: Callable[[str], None] = lambda s: print(s, flush=True)) -> Summary:
     """Run (or resume) a sweep into ``out``; returns what happened.
 
-    Raises ``SpecError`` for bad input (before anything is written) and ``SweepError`` when
-    the sweep cannot continue (what was written stays; rerunning resumes)."""
+    Raises ``SpecError`` for bad input or a directory another live driver owns (before anything
+    is written) and ``SweepError`` when the sweep cannot continue, a failed write included (what
+    was written stays; rerunning resumes)."""
     t0 = time.perf_counter()
     plan, d = prepare(spec, out, batch_size, check_models=check_models)
-    d.create()
-    _write_spec(d, spec)
-    d.clean_temporaries()
-    scan = d.scan()
-    quarantined = []
-    for path, reason in scan.corrupt:
-        dest = d.quarantine(path, reason)
-        quarantined.append(dest)
-        log(f"corrupt shard {os.path.basename(path)} ({reason}): moved to {dest}; its jobs will be redone")
-    quarantined += drop_redundant(d, scan, log)
-    wanted = set(plan.job_ids())
-    present = scan.ids & wanted
-    extra = len(scan.ids - wanted)
-    if extra:
-        log(f"note: {extra} row(s) in {out} belong to other specs (kept, not counted)")
-    summary = Summary(out=out, total=plan.total, present_before=len(present), quarantined=quarantined)
-    todo = plan_todo(plan, present)
-    log(f"sweep {spec.name}: {plan.total} jobs in {len(plan.batches)} batches; "
-        f"{len(present)} already done, {plan.total - len(present)} to run")
+    lock = DriverLock(d)
+    try:
+        d.create()
+        lock.acquire(force=force_lock, log=log)
+    except LockedError as e:
+        raise SpecError(str(e)) from None
+    except StorageError as e:
+        raise SweepError(str(e)) from None
+    status: Optional[StatusWriter] = None
+    summary: Optional[Summary] = None
+    try:
+        _write_spec(d, spec)
+        # With a forced shared lock another driver may be mid-write: only clear old temporaries.
+        d.clean_temporaries(older_than_s=3600.0 if force_lock else None)
+        # The resume scan: locally every page is checksum-verified (cheap); on an object store
+        # only the job_id column is read (the scan must stay fast for 100k jobs; S3 checks
+        # every upload's integrity itself) -- footer, names and ids are checked either way.
+        scan = d.scan(full=not d.atomic_put)
+        if scan.strays:
+            log(f"note: {describe_strays(scan.strays)}")
+        quarantined = []
+        for path, reason in scan.corrupt:
+            dest = d.quarantine(path, reason)
+            quarantined.append(dest)
+            log(f"corrupt shard {os.path.basename(path)} ({reason}): moved to {dest}; its jobs will be redone")
+        quarantined += drop_redundant(d, scan, log)
+        wanted = set(plan.job_ids())
+        present = scan.ids & wanted
+        extra = len(scan.ids - wanted)
+        if extra:
+            log(f"note: {extra} row(s) in {out} belong to other specs (kept, not counted)")
+        summary = Summary(out=out, total=plan.total, present_before=len(present), quarantined=quarantined)
+        todo = plan_todo(plan, present)
+        log(f"sweep {spec.name}: {plan.total} jobs in {len(plan.batches)} batches; "
+            f"{len(present)} already done, {plan.total - len(present)} to run")
+        status = StatusWriter(d, spec.name, plan.total, len(present))
+        status.update(len(present), 0, 0, force=True)
 
-    if todo:
-        started, summary.dashboard = connect(address, log)
-        run = None
-        try:
-            run = _Run(plan, d, summary, todo, workers=workers, device=device, retries=retries,
-                       per_actor=per_actor, inject=inject, version=code_version(),
-                       progress=progress, speculate_after=speculate_after, log=log)
-            run.loop()
-        finally:
-            if run is not None:
-                run.close()
-            if started:
-                import ray
+        if todo:
+            started, summary.dashboard = connect(address, log)
+            run = None
+            try:
+                run = _Run(plan, d, summary, todo, workers=workers, device=device, retries=retries,
+                           per_actor=per_actor, inject=inject, version=code_version(),
+                           progress=progress, speculate_after=speculate_after, log=log, status=status)
+                run.loop()
+            finally:
+                if run is not None:
+                    run.close()
+                if started:
+                    import ray
 
-                ray.shutdown()
+                    ray.shutdown()
 
-    final = d.scan(full=False)
-    for path, reason in final.corrupt:
-        log(f"warning: shard {path} is unreadable after the run ({reason}); rerun to redo its jobs")
-    summary.quarantined += drop_redundant(d, final, log)
-    have = final.ids & wanted
-    summary.missing = len(wanted - have)
-    summary.duplicates = len(final.duplicates & wanted)
-    summary.elapsed_s = time.perf_counter() - t0
-    if report and summary.complete:
-        summary.report = _report(out, log)
-    return summary
+        # Nothing ran: the start scan (less what was set aside) is the final state; on S3 a
+        # second scan would double a finished sweep's rerun time.
+        final = d.scan(full=False) if todo else dataclasses.replace(scan, corrupt=[])  # quarantined
+        for path, reason in final.corrupt:  # never left where the analysis would read it
+            dest = d.quarantine(path, reason)
+            summary.quarantined.append(dest)
+            log(f"warning: shard {os.path.basename(path)} is unreadable after the run ({reason}): "
+                f"moved to {dest}; rerun to redo its jobs")
+        summary.quarantined += drop_redundant(d, final, log)
+        have = final.ids & wanted
+        summary.missing = len(wanted - have)
+        summary.duplicates = len(final.duplicates & wanted)
+        summary.elapsed_s = time.perf_counter() - t0
+        status.update(len(have), summary.failed, summary.refused,
+                      state="done" if summary.complete else "incomplete", force=True)
+        if report and summary.complete:
+            summary.report = _report(out, log)
+        return summary
+    except BaseException as e:
+        if status is not None and summary is not None:
+            state = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+            try:
+                status.update(summary.present_before + summary.ran, summary.failed, summary.refused,
+                              state=state, message=one_line(e) if str(e) else type(e).__name__, force=True)
+            except OSError:
+                pass  # the disk that failed the sweep may refuse this too
+        if isinstance(e, OSError):  # a failed write or listing: one line, not a traceback
+            err = e if isinstance(e, StorageError) else storage_error(d.uri, e)
+            raise SweepError(str(err)) from None
+        raise
+    finally:
+        lock.release()
 
 
 def drop_redundant(d: SweepDir, scan: Any, log: Callable[[str], None]) -> list[str]:
@@ -453,8 +527,7 @@ def drop_redundant(d: SweepDir, scan: Any, log: Callable[[str], None]) -> list[s
 def _write_spec(d: SweepDir, spec: SweepSpec) -> None:
     import yaml
 
-    with d.fs.open_output_stream(f"{d.root}/spec.yaml") as f:
-        f.write(yaml.safe_dump(spec.to_dict(), sort_keys=False).encode("utf-8"))
+    d.write_small("spec.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False).encode("utf-8"))
 
 
 def _report(out: str, log: Callable[[str], None]) -> Optional[str]:
@@ -464,8 +537,12 @@ def _report(out: str, log: Callable[[str], None]) -> Optional[str]:
     except ImportError:
         log("analysis.report is not available: no report written")
         return None
+    import warnings
+
     try:
-        return str(write_report(out))
+        with warnings.catch_warnings():  # stray files were reported once already, at the start
+            warnings.simplefilter("ignore", UserWarning)
+            return str(write_report(out))
     except Exception as e:  # the data is complete either way; say why there is no report
         log(f"warning: the report failed: {one_line(e)}")
         return None

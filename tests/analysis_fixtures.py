@@ -5,6 +5,7 @@ every expected number in the tests can be worked out by hand from the call that 
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Iterable
 
@@ -33,8 +34,13 @@ def write_shards(directory: Path, df: pl.DataFrame, shards: int = 2, subdir: str
     target.mkdir(parents=True, exist_ok=True)
     step = max(1, -(-df.height // shards))
     for i, start in enumerate(range(0, df.height, step)):
-        df.slice(start, step).write_parquet(target / f"part-{i}.parquet")
+        df.slice(start, step).write_parquet(target / shard_file(f"part-{i}"))
     return directory
+
+
+def shard_file(tag: str) -> str:
+    """A result-shard file name (``shard-<32 hex>.parquet``, workers.layout) derived from ``tag``."""
+    return f"shard-{hashlib.sha256(tag.encode()).hexdigest()[:32]}.parquet"
 
 
 def write_arrow(path: Path, table: dict, schema: pa.Schema | None = None) -> None:

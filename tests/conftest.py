@@ -4,6 +4,8 @@
 a small machine).  Ray's temp dir is private to this run (``RAY_TMPDIR``), so nothing here
 attaches to — or advertises itself to — any other Ray on the machine; subprocesses inherit it.
 ``small_model_dir``: an untrained, very small tiny-model checkpoint (fast; for plumbing tests).
+``s3_server``: a local S3 API (moto) on loopback; the AWS variables point there for the whole
+session, set before any Ray starts so Ray workers inherit them (tests/s3_server.py).
 """
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ import tempfile
 
 import pytest
 
+import s3_server as _s3
+
+_s3.configure_env()  # before any Ray starts: its workers inherit the loopback endpoint
 _RAY_TMP = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths are length-limited
 os.environ["RAY_TMPDIR"] = _RAY_TMP
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -35,6 +40,12 @@ def ray_session():
 def ray_address(ray_session) -> str:
     """GCS address of the shared session (for driver subprocesses: ``--address``)."""
     return ray_session.address_info["gcs_address"]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on 127.0.0.1 (skips without moto[server]); ``.bucket()`` makes a bucket."""
+    yield from _s3.serve()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 
 from analysis import load_samples, pass_at_k, write_report
 from analysis.synthetic import DEFAULT_CONFIGS, write_sweep
-from analysis_fixtures import outcomes, write_shards
+from analysis_fixtures import outcomes, shard_file, write_shards
 
 FIGURES = {"passk_curves.png", "frontier.png", "strata.png", "bits_rounds.png", "explore_exploit.png", "cost.png",
            "acceptance.png", "similarity.png"}
@@ -69,7 +69,7 @@ def test_partial_sweep_skips_what_does_not_apply(tmp_path):
 def test_duplicate_jobs_are_dropped_and_reported(tmp_path):
     df = outcomes([("confidence", "p1", 2, 1), ("imh", "p1", 2, 2)]).with_columns(job_id=pl.format("{}-{}", "sampler", "seed"))
     write_shards(tmp_path, df, shards=1)
-    df.slice(0, 1).write_parquet(tmp_path / "shards" / "again.parquet")
+    df.slice(0, 1).write_parquet(tmp_path / "shards" / shard_file("again"))
     summary = json.loads((write_report(tmp_path, n_boot=20) / "summary.json").read_text())
     assert summary["overview"]["duplicate_rows_dropped"] == 1
     assert summary["overview"]["rows"] == 4

@@ -42,3 +42,30 @@ def test_cluster_yaml_has_gpu_workers_and_installs_the_project():
     repo = [remote for remote, local in mounts.items() if os.path.normpath(local) == "."]
     assert repo, "the checkout must be copied to the nodes"
     assert any(f"pip install" in c and repo[0] in c for c in cfg["setup_commands"])
+
+
+def test_the_cluster_extra_makes_rays_aws_launcher_importable():
+    """What `pip install -e '.[cluster]'` must give: `ray up` with an AWS provider imports
+    (ray raises "requires Boto3" otherwise), and `ray up --help` runs."""
+    import subprocess
+    import sys
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["cluster"]
+    names = [Requirement(r).name for r in extra]
+    assert "boto3" in names
+    for name in names:  # each installed at a version the extra accepts
+        try:
+            assert Requirement(next(r for r in extra if Requirement(r).name == name)).specifier.contains(version(name))
+        except PackageNotFoundError:
+            raise AssertionError(f"{name} (extra [cluster]) is not installed: pip install -e '.[cluster]'")
+    from ray.autoscaler._private.providers import _get_node_provider_cls
+
+    cls = _get_node_provider_cls(_config()["provider"])
+    assert cls.__name__ == "AWSNodeProvider"
+    ray_cli = Path(sys.executable).parent / "ray"
+    done = subprocess.run([str(ray_cli), "up", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "CLUSTER_CONFIG_FILE" in done.stdout, done.stderr

@@ -9,13 +9,16 @@ A shard's name is a function of the job ids it holds, so a retried or re-run bat
 own file rather than adding a second copy, and a scan can check that the ids inside a file are
 the ids its name promises.  Local writes go to a hidden temporary and are renamed into place;
 object stores (S3, GCS) publish an object only when its upload completes, so there the final
-key is written directly.  Readers only ever look at ``shard-*.parquet``.
+key is written directly.  Which files are results is defined once, in ``workers.layout``
+(shared with the analysis); anything else in ``shards/`` is a stray, reported and left alone.
+
+A write that fails (disk full, permission, lost connection) raises ``StorageError`` naming the
+path and the remedy, after removing its own temporary: nothing half-written is ever counted.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,16 +29,33 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from workers.jobs import batch_key
+from workers.layout import QUARANTINE, SHARD_RE, SHARDS, is_temporary, list_results, shard_name
 from workers.rows import SCHEMA
 
-SHARDS = "shards"
-QUARANTINE = "quarantine"
-_SHARD_RE = re.compile(r"^shard-([0-9a-f]{32})\.parquet$")
 _ATOMIC_OBJECT_STORES = {"s3", "gcs"}  # uploads become visible only when complete
 
 
+class StorageError(OSError):
+    """Writing to the sweep directory failed (disk full, permissions, ...); one-line message."""
+
+
+def storage_error(path: str, e: BaseException) -> StorageError:
+    """A one-line StorageError for a failed write of ``path``, with the remedy."""
+    import errno
+
+    code = getattr(e, "errno", None)
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if code == errno.ENOSPC or "No space left" in text:
+        why, fix = "no space left on device", "free space there (or use another --out)"
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS) or "ermission" in text or "AccessDenied" in text:
+        why, fix = f"not writable ({text})", "fix the permissions/credentials (or use another --out)"
+    else:
+        why, fix = text, "check the storage (or use another --out)"
+    return StorageError(f"cannot write {path}: {why}; {fix}")
+
+
 def shard_filename(job_ids) -> str:
-    return f"shard-{batch_key(job_ids)}.parquet"
+    return shard_name(batch_key(job_ids))
 
 
 @dataclass
@@ -45,6 +65,7 @@ class Scan:
     shard_ids: dict[str, list[str]] = field(default_factory=dict)  # shard path -> job ids
     corrupt: list[tuple[str, str]] = field(default_factory=list)    # (path, reason)
     duplicates: set[str] = field(default_factory=set)              # ids found in >1 shard
+    strays: list[str] = field(default_factory=list)                # not results: ignored
 
     @property
     def ids(self) -> set[str]:
@@ -93,7 +114,10 @@ class SweepDir:
             path = parent
 
     def create(self) -> None:
-        self.fs.create_dir(self.shards, recursive=True)
+        try:
+            self.fs.create_dir(self.shards, recursive=True)
+        except OSError as e:
+            raise storage_error(self.shards, e) from None
 
     # ------------------------------------------------------------------ writing
     def write(self, table: pa.Table) -> str:
@@ -101,17 +125,58 @@ class SweepDir:
         ids = table.column("job_id").to_pylist()
         final = f"{self.shards}/{shard_filename(ids)}"
         target = final if self.atomic_put else f"{self.shards}/.{os.path.basename(final)}.{uuid.uuid4().hex}.tmp"
-        pq.write_table(table, target, filesystem=self.fs, compression="zstd",
-                       write_page_checksum=True)
-        if target != final:
-            self.fs.move(target, final)  # rename(2): atomic, replaces a previous copy whole
+        try:
+            pq.write_table(table, target, filesystem=self.fs, compression="zstd",
+                           write_page_checksum=True)
+            if target != final:
+                self.fs.move(target, final)  # rename(2): atomic, replaces a previous copy whole
+        except OSError as e:
+            if target != final:  # our own temporary: never left to fill a full disk further
+                try:
+                    self.fs.delete_file(target)
+                except OSError:
+                    pass
+            raise storage_error(final, e) from None
         return final
+
+    def write_small(self, name: str, data: bytes) -> str:
+        """Replace ``ROOT/name`` (spec, status, lock) atomically: a reader sees old or new whole."""
+        final = f"{self.root}/{name}"
+        target = final if self.atomic_put else f"{self.root}/.{name}.{uuid.uuid4().hex}.tmp"
+        try:
+            with self.fs.open_output_stream(target) as f:
+                f.write(data)
+            if target != final:
+                self.fs.move(target, final)
+        except OSError as e:
+            if target != final:
+                try:
+                    self.fs.delete_file(target)
+                except OSError:
+                    pass
+            raise storage_error(final, e) from None
+        return final
+
+    def read_small(self, name: str) -> Optional[bytes]:
+        """``ROOT/name``'s bytes, or None when absent."""
+        try:
+            with self.fs.open_input_stream(f"{self.root}/{name}") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if self.fs.get_file_info(f"{self.root}/{name}").type == pafs.FileType.NotFound:
+                return None
+            raise
 
     # ------------------------------------------------------------------ reading
     def list_shards(self) -> list[str]:
-        sel = pafs.FileSelector(self.shards, allow_not_found=True)
-        return sorted(i.path for i in self.fs.get_file_info(sel)
-                      if i.type == pafs.FileType.File and _SHARD_RE.match(os.path.basename(i.path)))
+        """The result files (``workers.layout``'s definition)."""
+        return list_results(self.fs, self.shards)[0]
+
+    def strays(self) -> list[str]:
+        """Entries of ``shards/`` that are neither results nor writer temporaries."""
+        return list_results(self.fs, self.shards)[1]
 
     def check_shard(self, path: str, full: bool = True) -> tuple[Optional[list[str]], Optional[str]]:
         """(job ids, None) for a sound shard, (None, reason) for a corrupt one.
@@ -137,15 +202,15 @@ class SweepDir:
         ids = ids_col.to_pylist()
         if len(set(ids)) != len(ids):
             return None, "repeated job_id inside the shard"
-        m = _SHARD_RE.match(os.path.basename(path))
+        m = SHARD_RE.match(os.path.basename(path))
         if not m or batch_key(ids) != m.group(1):
             return None, "job ids do not match the shard name"
         return ids, None
 
     def scan(self, full: bool = True, threads: int = 8) -> Scan:
         """Read every shard's ids (in parallel: remote stores are latency-bound)."""
-        paths = self.list_shards()
-        out = Scan()
+        paths, strays = list_results(self.fs, self.shards)
+        out = Scan(strays=strays)
         with ThreadPoolExecutor(max_workers=max(1, min(threads, len(paths)))) as pool:
             results = list(pool.map(lambda p: self.check_shard(p, full), paths))
         seen: set[str] = set()
@@ -175,13 +240,19 @@ class SweepDir:
             f.write(f"{path}: {reason}\n".encode("utf-8"))
         return dest
 
-    def clean_temporaries(self) -> int:
-        """Delete temporaries left by writers that died mid-write (call before submitting)."""
+    def clean_temporaries(self, older_than_s: Optional[float] = None) -> int:
+        """Delete temporaries left by writers that died mid-write (call before submitting).
+        ``older_than_s``: only those not modified for that long (another driver may be live)."""
         sel = pafs.FileSelector(self.shards, allow_not_found=True)
+        now = dt.datetime.now(dt.timezone.utc)
         n = 0
         for i in self.fs.get_file_info(sel):
             name = os.path.basename(i.path)
-            if i.type == pafs.FileType.File and name.startswith(".") and name.endswith(".tmp"):
+            if older_than_s is not None and i.mtime is not None:
+                mtime = i.mtime if i.mtime.tzinfo else i.mtime.replace(tzinfo=dt.timezone.utc)
+                if (now - mtime).total_seconds() < older_than_s:
+                    continue
+            if i.type == pafs.FileType.File and is_temporary(name):
                 try:
                     self.fs.delete_file(i.path)
                     n += 1
