@@ -19,7 +19,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 import polars as pl
@@ -120,12 +120,14 @@ def _model_ok(published: str, measured: str, model_map: Mapping[str, str]) -> bo
 
 
 def compare(samples, published: Optional[pl.DataFrame] = None, *, table: Optional[str] = None,
-            task_map: Optional[Mapping[str, str]] = None, model_map: Optional[Mapping[str, str]] = None,
+            model_map: Optional[Mapping[str, str]] = None,
+            translate: Optional[Callable[[str, dict], Optional[tuple[str, dict]]]] = None,
             n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> pl.DataFrame:
     """One row per (published cell, measured model) that the sweep can measure.
 
-    ``task_map``/``model_map`` say which task/model of the sweep stands in for a published one
-    (``--smoke`` runs the tiny model on its own tasks).  Columns: table, model, measured_model,
+    ``model_map`` names the sweep's model that stands in for a published one (WeDLM-8B, or the
+    tiny model of ``--smoke``); ``translate(task, config)`` maps a published cell's task and
+    config to the sweep's (``--smoke`` runs stand-in tasks at scaled lengths; None: not run).  Columns: table, model, measured_model,
     benchmark, method, metric, unit, published, measured, lo, hi, inside, problems, samples,
     samples_ci, note.  Measured values are in the published unit (percent ×100)."""
     pub = load_published() if published is None else published
@@ -133,7 +135,7 @@ def compare(samples, published: Optional[pl.DataFrame] = None, *, table: Optiona
         pub = pub.filter(pl.col("table") == table)
         if pub.height == 0:
             raise SweepDataError(f"no published numbers for table {table!r}")
-    task_map, model_map = dict(task_map or {}), dict(model_map or {})
+    model_map = dict(model_map or {})
     lf = as_lazy(samples)
     names = lf.collect_schema().names()
     require_columns(names, ("task", "model", "sampler", "params", "problem_id", "correct"), "the paper comparison")
@@ -145,8 +147,12 @@ def compare(samples, published: Optional[pl.DataFrame] = None, *, table: Optiona
     for c in cfg_rows:
         c["_params"] = json.loads(c["params"]) if c["params"] else {}
     for pr in pub.iter_rows(named=True):
-        want = json.loads(pr["config"])
-        task = task_map.get(pr["task"], pr["task"])
+        want, task = json.loads(pr["config"]), pr["task"]
+        if translate is not None:
+            moved = translate(task, want)
+            if moved is None:
+                continue
+            task, want = moved
         for c in cfg_rows:
             if c["task"] == task and _model_ok(pr["model"], c["model"], model_map) and _matches(want, c):
                 found.append((pr, c))
@@ -231,7 +237,8 @@ def markdown(df: pl.DataFrame, title: str = "## Paper vs measured", preface: str
              "| table | model (measured) | benchmark | method | metric | published | measured [95% CI] | inside | problems | samples/CI in the paper |",
              "|---|---|---|---|---|---:|---|---|---:|---|"]
     for r in df.iter_rows(named=True):
-        model = r["model"] if r["measured_model"] == r["model"] else f"{r['model']} ({r['measured_model']})"
+        same = _model_ok(r["model"], r["measured_model"], {})
+        model = r["model"] if same else f"{r['model']} (measured: {r['measured_model']})"
         meas = f"{_fmt(r['measured'], r['unit'], r['metric'])} [{_fmt(r['lo'], r['unit'], r['metric'])}, {_fmt(r['hi'], r['unit'], r['metric'])}]"
         lines.append(f"| {r['table']} | {model} | {r['benchmark']} | {r['method']} | {r['metric']} | "
                      f"{_fmt(r['published'], r['unit'], r['metric'])} | {meas} | {'yes' if r['inside'] else '**no**'} | "
