@@ -46,6 +46,11 @@ MODEL_ALIASES: dict[str, tuple[str, ...]] = {
     "WeDLM-8B": ("wedlm-8b",),
 }
 
+OUT_SCHEMA = {"table": pl.String, "model": pl.String, "measured_model": pl.String, "benchmark": pl.String,
+              "method": pl.String, "metric": pl.String, "unit": pl.String, "published": pl.Float64,
+              "measured": pl.Float64, "lo": pl.Float64, "hi": pl.Float64, "inside": pl.Boolean,
+              "problems": pl.Int64, "samples": pl.Int64, "samples_ci": pl.String, "note": pl.String}
+
 
 def load_published(path: str | Path | None = None) -> pl.DataFrame:
     """Read and check the published-numbers file; one-line ``ValueError`` on any bad row.
@@ -134,7 +139,7 @@ def compare(samples, published: Optional[pl.DataFrame] = None, *, table: Optiona
     if table is not None:
         pub = pub.filter(pl.col("table") == table)
         if pub.height == 0:
-            raise SweepDataError(f"no published numbers for table {table!r}")
+            return pl.DataFrame(schema=OUT_SCHEMA)   # a figure without printed numbers
     model_map = dict(model_map or {})
     lf = as_lazy(samples)
     names = lf.collect_schema().names()
@@ -156,12 +161,8 @@ def compare(samples, published: Optional[pl.DataFrame] = None, *, table: Optiona
         for c in cfg_rows:
             if c["task"] == task and _model_ok(pr["model"], c["model"], model_map) and _matches(want, c):
                 found.append((pr, c))
-    out_cols = {"table": pl.String, "model": pl.String, "measured_model": pl.String, "benchmark": pl.String,
-                "method": pl.String, "metric": pl.String, "unit": pl.String, "published": pl.Float64,
-                "measured": pl.Float64, "lo": pl.Float64, "hi": pl.Float64, "inside": pl.Boolean,
-                "problems": pl.Int64, "samples": pl.Int64, "samples_ci": pl.String, "note": pl.String}
     if not found:
-        return pl.DataFrame(schema=out_cols)
+        return pl.DataFrame(schema=OUT_SCHEMA)
     # One pass over the rows: per (config, problem) counts and sums for every metric.
     sel = pl.lit(False)
     for _, c in {id(c): (None, c) for _, c in found}.values():
@@ -196,7 +197,7 @@ def compare(samples, published: Optional[pl.DataFrame] = None, *, table: Optiona
                     "published": pubv, "measured": m, "lo": lo_v, "hi": hi_v,
                     "inside": bool(lo_v - 1e-9 <= pubv <= hi_v + 1e-9), "problems": int(len(vals)),
                     "samples": int(sub["n"].sum()), "samples_ci": pr["samples_ci"], "note": pr["note"]})
-    return pl.DataFrame(out, schema=out_cols)
+    return pl.DataFrame(out, schema=OUT_SCHEMA)
 
 
 def _per_problem(sub: pl.DataFrame, metric: str, grade: str) -> Optional[np.ndarray]:
