@@ -226,3 +226,35 @@ def format_estimate(ests: Sequence[Estimate], tokens_per_s: Optional[float] = No
         out.append("GPU-hours: give --tokens-per-s (forwarded tokens per second of one GPU at your batch size, "
                    "e.g. from benchmarks/bench_prefix_cache.py --llada-shape on that GPU)")
     return "\n".join(out)
+
+
+def infill_estimate(prog: str, args: Any) -> str:
+    """Dry run of the in-process infilling scripts (004 §4.1): samples × configurations, each at
+    most reasoning + answer positions forwards (one token a forward; an early exit only shortens)."""
+    from sweeps.infill_common import template_for
+    from workers.tasks import load_task
+
+    n_prob, n_samp = (6, 2) if args.smoke else (args.problems, args.samples)
+    if n_prob < 1 or n_samp < 1:
+        raise ValueError("--problems and --samples must be >= 1")
+    tpl = template_for(args.task, args.reasoning_length, args.answer_length)
+    # early_exit.py's grid: (entropy + one MED per λ) × (γ list with the γ = 0 baseline)
+    configs = 1
+    if hasattr(args, "gammas") and hasattr(args, "lams"):
+        gammas = {float(x) for x in args.gammas.split(",") if x.strip()} | {0.0}
+        configs = (1 + len([x for x in args.lams.split(",") if x.strip()])) * len(gammas)
+    try:
+        ps = load_task(args.task).problems[:n_prob]
+        prompt = sum(len(p.prompt) for p in ps) / len(ps) / CHARS_PER_TOKEN
+        n_prob = len(ps)
+    except Exception:  # data not here: the requested count, a 200-token prompt
+        prompt = DEFAULT_PROMPT_TOKENS
+    gen = tpl.reasoning_length + tpl.answer_length
+    samples = n_prob * n_samp * configs
+    tokens = samples * gen * (prompt + gen)
+    lines = [f"dry run: {prog}: {n_prob} problems x {n_samp} samples x {configs} configuration(s) = {samples} samples "
+             f"of at most {gen} forwards (upper bound: one token a forward), {_num(samples * gen)} forwarded rows, "
+             f"{_num(tokens)} forwarded tokens"]
+    if args.tokens_per_s:
+        lines.append(f"GPU-hours: at most {tokens / args.tokens_per_s / 3600:,.2f} at {args.tokens_per_s:,.0f} forwarded tokens/s")
+    return "\n".join(lines)

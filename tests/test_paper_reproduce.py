@@ -132,3 +132,14 @@ def test_dry_run_flag_on_sweep_scripts(tmp_path, capsys):
     assert "math500" in text and "GPU-hours:" in text and "imh" in text and not out.exists()
     # 000 Table 2 without data here: MATH500's 500 problems × 32 samples per sampler
     assert "16000" in text
+
+
+def test_dry_run_flag_on_infilling_scripts(capsys, tmp_path):
+    from sweeps import early_exit
+
+    out = tmp_path / "never"
+    assert early_exit.main(["--smoke", "--dry-run", "--out", str(out), "--tokens-per-s", "1000"]) == 0
+    text = capsys.readouterr().out
+    # default grid: γ ∈ {0, 0.5, 1, 2} × (entropy + MED λ ∈ {0.1, 0.3}); arith template 35 + 4 positions
+    assert "6 problems x 2 samples x 12 configuration(s) = 144 samples of at most 39 forwards" in text
+    assert "GPU-hours: at most" in text and not out.exists()
