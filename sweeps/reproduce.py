@@ -179,11 +179,22 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     status = 0
     report = args.no_report
     args.no_report = True                  # one report at the end, over every part
-    for spec in specs:
-        if args.in_process:
-            run_in_process(spec, args.out, args.batch_size)
-        else:
-            status = max(status, execute(spec, args))
+    started = False
+    if not args.in_process and len(specs) > 1:   # one Ray for every part (not one start per part)
+        from sweeps.driver import connect
+
+        started, _ = connect(args.address, lambda s: print(s, flush=True))
+    try:
+        for spec in specs:
+            if args.in_process:
+                run_in_process(spec, args.out, args.batch_size)
+            else:
+                status = max(status, execute(spec, args))
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
     if status == 0:
         write_comparison(args.table, args.out, specs, subst if args.smoke else None, report=not report)
     if args.table in EXTRA:
