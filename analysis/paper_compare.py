@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 import polars as pl
 
-from .load import SweepDataError, as_lazy, require_columns
+from .load import as_lazy, require_columns
 from .passk import estimate_pass_at_k
 from .stats import bootstrap_means, percentile_ci
 

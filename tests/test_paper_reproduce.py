@@ -3,7 +3,6 @@ tiny model (in-process; one table through Ray), writing the paper-vs-measured co
 --dry-run cost estimate (sweeps/dry_run.py) counts jobs, forwards and rows exactly."""
 from __future__ import annotations
 
-import json
 import math
 
 import polars as pl
