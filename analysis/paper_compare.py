@@ -2,8 +2,9 @@
 
 ``analysis/data/published.csv`` holds the tables' cells as printed (one row per cell: paper, table,
 model, benchmark, task, method, config, metric, value, unit, grade, what the paper says about its
-samples/CI, note).  ``config`` is a JSON filter on the sweep's rows: ``sampler`` plus any knob or
-length columns (``temperature``, ``alpha``, ``chain_length``, ``lam``, ``gen_length``,
+samples/CI, note).  ``grade``: empty = the row's ``correct``; ``base`` = base tests only of a code
+task (``Grade.extracted`` holds ``base:pass``; ``correct`` means base and plus tests, HumanEval+).
+``config`` is a JSON filter on the sweep's rows: ``sampler`` plus any knob or length columns (``temperature``, ``alpha``, ``chain_length``, ``lam``, ``gen_length``,
 ``block_length``…) and other sampler parameters, matched inside the ``params`` JSON (``k_max``).
 ``template: true`` marks cells made with 004's reasoning-as-infilling template, which a sweep
 spec does not produce (``sweeps/early_exit.py`` does).
@@ -78,8 +79,8 @@ def load_published(path: str | Path | None = None) -> pl.DataFrame:
             raise ValueError(f"{where}: unknown metric {r['metric']!r} (pass@k, accuracy, nfe, acceptance_rate)")
         if r["unit"] not in UNITS:
             raise ValueError(f"{where}: unit must be one of {', '.join(UNITS)}, got {r['unit']!r}")
-        if r["grade"] not in ("", "plus"):
-            raise ValueError(f"{where}: grade must be empty or 'plus', got {r['grade']!r}")
+        if r["grade"] not in ("", "base"):
+            raise ValueError(f"{where}: grade must be empty or 'base', got {r['grade']!r}")
         try:
             v = float(r["value"])
         except ValueError:
@@ -170,10 +171,13 @@ def compare(samples, published: Optional[pl.DataFrame] = None, *, table: Optiona
         for k in keys:
             e = e & (pl.col(k).is_null() if c[k] is None else pl.col(k) == c[k])
         sel = sel | e
-    plus = (pl.col("extracted").fill_null("").str.contains("base:pass")
-            & pl.col("extracted").fill_null("").str.contains(r"plus:(pass|none)")) if "extracted" in names else pl.lit(False)
+    # Code tasks: `correct` is base and plus tests (HumanEval+/MBPP+); base tests alone are in
+    # Grade.extracted ("base:pass plus:fail").
+    has_x = "extracted" in names
+    base = pl.col("extracted").fill_null("").str.contains("base:pass") if has_x else pl.lit(False)
     aggs = [pl.len().alias("n"), pl.col("correct").fill_null(False).cast(pl.Int64).sum().alias("c"),
-            plus.cast(pl.Int64).sum().alias("c_plus")]
+            base.cast(pl.Int64).sum().alias("c_base"),
+            (pl.col("extracted").str.contains("base:").any() if has_x else pl.lit(False)).alias("base_known")]
     if "nfe" in names:
         aggs.append(pl.col("nfe").cast(pl.Float64).mean().alias("nfe"))
     if "acceptance_rate" in names:
@@ -205,7 +209,9 @@ def _per_problem(sub: pl.DataFrame, metric: str, grade: str) -> Optional[np.ndar
     if sub.height == 0:
         return None
     n = sub["n"].to_numpy()
-    c = (sub["c_plus"] if grade == "plus" else sub["c"]).to_numpy()
+    if grade == "base" and not sub["base_known"].fill_null(False).any():
+        return None                          # not a code task with base-test verdicts in `extracted`
+    c = (sub["c_base"] if grade == "base" else sub["c"]).to_numpy()
     if metric == "accuracy":
         return c / n
     if metric.startswith("pass@"):

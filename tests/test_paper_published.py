@@ -148,11 +148,11 @@ def test_every_row_is_a_configuration_of_its_tables_spec(pub):
 
 
 # ------------------------------------------------------------------------- comparison
-def _sweep(accuracy: dict[str, np.ndarray], n: int = 4) -> pl.DataFrame:
-    """Rows of 000 Table 2's MATH500 entropy/confidence configs with chosen per-problem accuracy."""
+def _sweep(accuracy: dict[str, np.ndarray], n: int = 4, task: str = "math500", gen: int = 128) -> pl.DataFrame:
+    """Rows of 000 Table 2's configs (τ = 0.5, block 32) with chosen per-problem accuracy."""
     cfgs = [Config(name, {"temperature": 0.5}) for name in accuracy]
     p = len(next(iter(accuracy.values())))
-    df = synthetic_rows(p, n, cfgs, model="llada-8b-instruct", task="math500", gen_length=128, block_length=32)
+    df = synthetic_rows(p, n, cfgs, model="llada-8b-instruct", task=task, gen_length=gen, block_length=32)
     # correct for the first round(acc * n) seeds of each problem
     want = pl.DataFrame({"sampler": [c.sampler for c in cfgs for _ in range(p)],
                          "problem_id": [f"p{i}" for _ in cfgs for i in range(p)],
@@ -182,6 +182,15 @@ def test_comparison_inside_and_outside_on_a_known_sweep(pub):
     assert compare(rows.with_columns(model=pl.lit("tiny")), pub, table="000-table2").height == 0
     assert compare(rows.with_columns(model=pl.lit("tiny")), pub, table="000-table2",
                    model_map={"LLaDA-8B-Instruct": "tiny"}).height == 3
+
+
+def test_code_tasks_base_tests_and_plus_tests(pub):
+    """HumanEval is base tests (Grade.extracted), HumanEval+ is the row's `correct` (base and plus)."""
+    rows = _sweep({"random": np.ones(6)}, task="humaneval", gen=256)
+    rows = rows.with_columns(extracted=pl.lit("base:pass plus:fail"), correct=pl.lit(False))
+    got = {r["benchmark"]: r["measured"] for r in compare(rows, pub, table="000-table2").iter_rows(named=True)}
+    assert got == {"HumanEval": 1.0, "HumanEval+": 0.0}
+    assert compare(rows.drop("extracted"), pub, table="000-table2")["benchmark"].to_list() == ["HumanEval+"]
 
 
 def test_report_gets_the_section(tmp_path, pub):
