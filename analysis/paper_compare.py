@@ -263,3 +263,28 @@ def report_hook(samples, md: list[str], summary: dict) -> None:
         return
     md.append(markdown(df))
     summary["paper_vs_measured"] = df.to_dicts()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """``python -m analysis.paper_compare SWEEP_DIR [--table T]``: print the section for a sweep."""
+    import argparse
+    import sys
+
+    from .load import load_samples
+
+    p = argparse.ArgumentParser(prog="python -m analysis.paper_compare",
+                                description="Published numbers (analysis/data/published.csv) beside a sweep's.")
+    p.add_argument("sweep_dir")
+    p.add_argument("--table", default=None, help="only this table, e.g. 000-table2")
+    args = p.parse_args(argv)
+    try:
+        df = compare(load_samples(args.sweep_dir), table=args.table)
+    except ValueError as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    print(markdown(df) if df.height else "no published cell matches this sweep's task, model and configuration")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

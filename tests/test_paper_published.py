@@ -203,3 +203,7 @@ def test_report_gets_the_section(tmp_path, pub):
     md = (rdir / "report.md").read_text()
     assert "## Paper vs measured" in md and "| 000-table2 | LLaDA-8B-Instruct | MATH500 | Entropy | pass@1 | 0.294 |" in md
     assert json.loads((rdir / "summary.json").read_text())["paper_vs_measured"][0]["table"] == "000-table2"
+    from analysis.paper_compare import main
+
+    assert main([str(tmp_path), "--table", "000-table2"]) == 0
+    assert main([str(tmp_path / "missing")]) == 2
