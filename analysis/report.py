@@ -473,6 +473,9 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     title = ", ".join(sweeps[:3]) or Path(root.rstrip("/")).name
     _overview(data, report, len(shards), duplicates, root)
     _run(data, report, reference=reference, n_boot=n_boot, seed=seed)
+    # -- issue 22 hook: published numbers beside the measured ones (analysis/paper_compare.py) --
+    from . import paper_compare
+    _guard(report, "Paper vs measured", lambda: paper_compare.report_hook(lf, report.md, report.summary))
     now = datetime.now(timezone.utc).replace(microsecond=0)
     head = [f"# Sweep report: {title}\n", f"Generated {now.isoformat()} from {len(shards)} shard(s) under `{root}` "
             "by `python -m analysis.report`. Machine-readable numbers: [summary.json](summary.json).\n"]

@@ -44,6 +44,13 @@ def add_run_args(p: argparse.ArgumentParser, default_out: str) -> None:
     g.add_argument("--force-lock", action="store_true",
                    help="run even if another driver holds DIR's lock (several drivers on shared "
                         "storage on purpose, or a lock whose owner is known to be gone)")
+    # cost before launch (sweeps/dry_run.py)
+    g.add_argument("--dry-run", action="store_true",
+                   help="print jobs, forwards, rows and GPU-hours the sweep implies; run nothing")
+    g.add_argument("--tokens-per-s", type=float, default=None, metavar="X",
+                   help="dry run: forwarded tokens per second of one GPU (for GPU-hours)")
+    g.add_argument("--nfe-from", default=None, metavar="DIR",
+                   help="dry run: a finished sweep whose measured NFE ratios price the parallel samplers")
 
 
 def shrink(spec: SweepSpec, samples: int = 4, problems: int = 4, values: int = 2) -> SweepSpec:
@@ -66,6 +73,11 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
         raise SpecError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.retries < 0:
         raise SpecError(f"--retries must be >= 0, got {args.retries}")
+    if getattr(args, "dry_run", False):  # cost before launch, nothing written
+        from sweeps.dry_run import estimate, format_estimate
+
+        print(format_estimate([estimate(spec, args.nfe_from)], args.tokens_per_s))
+        return 0
     inject = json.loads(os.environ[INJECT_ENV]) if os.environ.get(INJECT_ENV) else None
     s = run_sweep(spec, args.out, address=args.address, workers=args.workers, device=args.device,
                   batch_size=args.batch_size, retries=args.retries, report=not args.no_report,

