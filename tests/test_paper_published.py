@@ -195,10 +195,11 @@ def test_code_tasks_base_tests_and_plus_tests(pub):
 
 def test_report_gets_the_section(tmp_path, pub):
     from analysis.report import write_report
+    from workers.layout import shard_name
 
     rows = _sweep({"entropy": np.array([1.0] * 3 + [0.0] * 7), "confidence": np.ones(10)})
     (tmp_path / "shards").mkdir()
-    rows.write_parquet(tmp_path / "shards" / "s.parquet")
+    rows.write_parquet(tmp_path / "shards" / shard_name("0" * 32))
     rdir = write_report(tmp_path, n_boot=200)
     md = (rdir / "report.md").read_text()
     assert "## Paper vs measured" in md and "| 000-table2 | LLaDA-8B-Instruct | MATH500 | Entropy | pass@1 | 0.294 |" in md
