@@ -103,3 +103,49 @@ def tiny_tokenizer(end_of_turn: Optional[str] = None) -> Any:
     if end_of_turn:
         tok.add_special_tokens({"additional_special_tokens": [end_of_turn]})
     return tok
+
+
+class _Ids:
+    """A stand-in tokenizer for random-weight models (prompts are random ids; nothing is decoded)."""
+
+    def __init__(self, vocab: int, mask: int, eos: int, pad: int) -> None:
+        self.vocab, self.mask_token_id, self.eos_token_id, self.pad_token_id = vocab, mask, eos, pad
+        self.chat_template = None
+
+    def __len__(self) -> int:
+        return self.vocab
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        return [200 + (ord(c) % 1000) for c in text]
+
+    def decode(self, ids: Any, **kw: Any) -> str:
+        return " ".join(map(str, ids))
+
+
+def random_native_denoiser(family: str, device: Union[str, torch.device] = "cpu", dtype: torch.dtype = torch.float32,
+                           seed: int = 0, **shape: Any) -> Any:
+    """A native LLaDA / Dream with random weights built in memory (no folder: 8B weights would be
+    16 GB on disk), behind its adapter.  ``shape`` overrides the published config's fields."""
+    from workers.models.dream import DreamDenoiser
+    from workers.models.llada import LLaDADenoiser
+    from workers.models.native_dream import DreamConfig, NativeDream
+    from workers.models.native_llada import LLaDAConfig, NativeLLaDA
+
+    base, cfg_cls, mod_cls, adapter = {"llada": (LLADA_8B, LLaDAConfig, NativeLLaDA, LLaDADenoiser),
+                                       "dream": (DREAM_7B, DreamConfig, NativeDream, DreamDenoiser)}[family]
+    cfg = {**base, **shape}
+    torch.manual_seed(seed)
+    with torch.device("meta"):
+        model = mod_cls(cfg_cls.from_dict(cfg))
+    model = model.to_empty(device=device)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:
+                p.fill_(1.0)
+            else:
+                p.normal_(0.0, 1.0 / p.shape[-1] ** 0.5)
+    model = model.to(dtype).eval().requires_grad_(False)
+    V = cfg.get("embedding_size") or cfg["vocab_size"]
+    tok = _Ids(V, cfg["mask_token_id"], cfg["eos_token_id"], cfg["pad_token_id"])
+    return adapter(model, tok, name=f"{family}-random", mask_id=cfg["mask_token_id"], eos_id=cfg["eos_token_id"],
+                   pad_id=cfg["pad_token_id"], stop_ids=())
