@@ -281,8 +281,12 @@ def local_folder(src: str) -> Path:
         return p
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(src, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.py",
-                                                       "*.jinja", "*.tiktoken"]))
+    try:
+        return Path(snapshot_download(src, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.py",
+                                                           "*.jinja", "*.tiktoken"]))
+    except Exception as e:  # offline, gated, unknown: one line that says what to do instead
+        raise ValueError(f"model {src!r}: no local copy of the hub repository and fetching it failed "
+                         f"({_first_line(e)}); pass a local checkpoint directory instead") from None
 
 
 def read_config(folder: Union[str, Path]) -> dict[str, Any]:
