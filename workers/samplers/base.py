@@ -125,10 +125,12 @@ def check_int(name: str, value: Any, *, low: int = 1) -> int:
 
 
 def _needs_grouping(model: Any, prompts: Any) -> bool:
-    """Ragged prompts on a model that ignores (or does not take) the attention mask."""
+    """Ragged prompts on a model that takes the attention mask but whose logits still depend on
+    left padding (``honours_attention_mask = False``, set at load).  A model that does not take
+    the mask at all keeps build_canvas's one-line refusal."""
     if not isinstance(prompts, (list, tuple)) or len({len(p) for p in prompts}) < 2:
         return False
-    return not getattr(model, "honours_attention_mask", True) or not accepts_attention_mask(model)
+    return not getattr(model, "honours_attention_mask", True)
 
 
 def build_canvas(model: Any, prompts: Sequence[Sequence[int]], gen_length: int
