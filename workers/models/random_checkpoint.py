@@ -136,7 +136,7 @@ def random_native_denoiser(family: str, device: Union[str, torch.device] = "cpu"
     cfg = {**base, **shape}
     torch.manual_seed(seed)
     with torch.device("meta"):
-        model = mod_cls(cfg_cls.from_dict(cfg))
+        model = mod_cls(cfg_cls.from_dict(cfg)).to(dtype)   # allocate once, in the target dtype
     model = model.to_empty(device=device)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -144,7 +144,7 @@ def random_native_denoiser(family: str, device: Union[str, torch.device] = "cpu"
                 p.fill_(1.0)
             else:
                 p.normal_(0.0, 1.0 / p.shape[-1] ** 0.5)
-    model = model.to(dtype).eval().requires_grad_(False)
+    model = model.eval().requires_grad_(False)
     V = cfg.get("embedding_size") or cfg["vocab_size"]
     tok = _Ids(V, cfg["mask_token_id"], cfg["eos_token_id"], cfg["pad_token_id"])
     return adapter(model, tok, name=f"{family}-random", mask_id=cfg["mask_token_id"], eos_id=cfg["eos_token_id"],
