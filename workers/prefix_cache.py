@@ -26,8 +26,9 @@ the block's first row is computed too; the cache then holds one position less.
 
 Samples are keyed by their prefix (tokens and attention mask; in dual mode also the suffix
 tokens), so batches may shrink, reorder or mix samples in different blocks, and lookahead samplers
-(IMH) hit the cache for candidates that stay in the block: rows that share an entry attend to
-one copy of it (000 App. B's copy-on-write cache for IMH's T+1 candidate rows).  Entries unused
+(IMH) hit the cache for candidates that stay in the block: rows that share an entry are served
+one stored copy as a broadcast view (000 App. B's copy-on-write cache for IMH's T+1 candidate
+rows; each layer's attention still concatenates it per row, transiently).  Entries unused
 for a few forwards are dropped.
 """
 from __future__ import annotations
