@@ -147,3 +147,15 @@ def test_config_recognition():
     assert family_adapter({"model_type": "tiny_diffusion"}) is HFDenoiser
     with pytest.raises(ValueError, match="impl must be one of"):
         load_model("tiny", impl="fast")
+
+
+def test_adapters_built_directly_take_the_models_config_ids(ckpt):
+    """LLaDADenoiser used to hard-code 126336 whatever the model's config said."""
+    from types import SimpleNamespace
+
+    native = load_model(ckpt["llada"])
+    model = IgnoresMask(native.model)
+    model.config = SimpleNamespace(mask_token_id=120, eos_token_id=2, pad_token_id=0, vocab_size=128)
+    for adapter in (LLaDADenoiser, DreamDenoiser):
+        m = adapter(model, native.tokenizer, name="direct")
+        assert (m.mask_id, m.pad_id) == (120, 0)

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Optional
 
 import torch
 
-from workers.models.hf import HFDenoiser
+from workers.models.hf import HFDenoiser, _first_int
 from workers.models.native_dream import NativeDream
 from workers.models.registry import Preset, register_preset
 
@@ -51,8 +51,11 @@ class DreamDenoiser(HFDenoiser):
     def __init__(self, model: Any, tokenizer: Any, *, name: str, mask_id: Optional[int] = None,
                  eos_id: Optional[int] = None, pad_id: Optional[int] = None,
                  stop_ids: Iterable[int] = ()) -> None:
-        super().__init__(model, tokenizer, name=name, mask_id=DREAM_MASK_ID if mask_id is None else mask_id,
-                         eos_id=eos_id, pad_id=DREAM_PAD_ID if pad_id is None else pad_id, stop_ids=stop_ids)
+        cfg = getattr(model, "config", None)   # explicit ids, else the model's config, else Dream-7B's
+        super().__init__(model, tokenizer, name=name,
+                         mask_id=_first_int(mask_id, getattr(cfg, "mask_token_id", None), DREAM_MASK_ID),
+                         eos_id=eos_id, pad_id=_first_int(pad_id, getattr(cfg, "pad_token_id", None), DREAM_PAD_ID),
+                         stop_ids=stop_ids)
 
     def _forward(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> torch.Tensor:
         if getattr(self.model, "native", False):   # the native module takes the 2-D mask itself

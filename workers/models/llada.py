@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from workers.models.hf import HFDenoiser
+from workers.models.hf import HFDenoiser, _first_int
 from workers.models.native_llada import NativeLLaDA
 from workers.models.registry import Preset, register_preset
 
@@ -35,11 +35,11 @@ class LLaDADenoiser(HFDenoiser):
     def __init__(self, model: Any, tokenizer: Any, *, name: str, mask_id: Optional[int] = None,
                  eos_id: Optional[int] = None, pad_id: Optional[int] = None,
                  stop_ids: Optional[Iterable[int]] = None) -> None:
-        d = self.default_ids
-        super().__init__(model, tokenizer, name=name,
-                         mask_id=d["mask_id"] if mask_id is None else mask_id,
-                         eos_id=d["eos_id"] if eos_id is None else eos_id,
-                         pad_id=d["pad_id"] if pad_id is None else pad_id,
+        # explicit ids, else the model's config (a checkpoint may differ from LLaDA-8B), else LLaDA-8B's
+        d, cfg = self.default_ids, getattr(model, "config", None)
+        ids = {k: _first_int(v, getattr(cfg, c, None), d[k]) for k, v, c in (
+            ("mask_id", mask_id, "mask_token_id"), ("eos_id", eos_id, "eos_token_id"), ("pad_id", pad_id, "pad_token_id"))}
+        super().__init__(model, tokenizer, name=name, **ids,
                          stop_ids=(LLADA_EOS_ID, LLADA_EOT_ID) if stop_ids is None else stop_ids)
 
 
