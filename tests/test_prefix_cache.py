@@ -103,3 +103,71 @@ def test_models_without_cache_support_are_refused_in_one_line():
     with pytest.raises(ValueError, match="does not support a prefix cache") as e:
         make_sampler("confidence").generate(ProductModel(torch.rand(3, 4)), [[0]], gen_length=3, prefix_cache=True)
     assert "\n" not in str(e.value)
+
+
+# ------------------------------------------------------------------ native LLaDA / Dream (issue 21)
+@pytest.fixture(scope="module")
+def native_one_layer(tmp_path_factory):
+    from workers.models import load_model
+    from workers.models.random_checkpoint import tiny_tokenizer, write_random_checkpoint
+
+    root = tmp_path_factory.mktemp("native_cache")
+    shapes = {"llada": dict(d_model=32, n_heads=4, n_kv_heads=4, n_layers=1, mlp_hidden_size=48, vocab_size=100,
+                            embedding_size=100, mask_token_id=1, eos_token_id=2, pad_token_id=0),
+              "dream": dict(hidden_size=32, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=1,
+                            intermediate_size=48, vocab_size=100, mask_token_id=1, eos_token_id=2, pad_token_id=0)}
+    return {f: load_model(str(write_random_checkpoint(root / f, f, seed=2, tokenizer=tiny_tokenizer(), **s)))
+            for f, s in shapes.items()}
+
+
+NATIVE_CASES = [(f, m, n, p) for f in ("llada", "dream") for m in (True, "dual") for n, p in (
+    ("confidence", {"temperature": 1.0}), ("imh", {"alpha": 2.0, "chain_length": 2, "window": "block"}))]
+NATIVE_CASES += [("llada", "dual", "factor", {"factor": 1.0, "mode": "fastdllm"}),
+                 ("dream", True, "threshold", {"threshold": 0.05, "temperature": 1.0})]
+
+
+@pytest.mark.parametrize("family,mode,name,params", NATIVE_CASES)
+def test_native_one_layer_models_give_identical_tokens_with_prefix_and_dual_cache(native_one_layer, family, mode,
+                                                                                   name, params):
+    """Layer 0's keys/values depend only on their own tokens, so both caches are exact at one layer;
+    Dream runs from one position before the block (shifted logits)."""
+    model, sampler = native_one_layer[family], make_sampler(name, **params)
+    prompts = [model.encode_prompt(p) for p in PROMPTS]
+
+    def run(cache):
+        return sampler.generate(model, prompts, gen_length=8, block_length=4, seeds=range(4), prefix_cache=cache)
+
+    plain, cached = run(False), run(mode)
+    assert torch.equal(plain.tokens, cached.tokens)
+    assert [t.nfe for t in plain.traces] == [t.nfe for t in cached.traces]
+
+
+def test_dual_cache_needs_a_native_module():
+    with pytest.raises(ValueError, match="does not support the dual cache") as e:
+        make_sampler("confidence").generate(denoiser(1), [[5, 6]], gen_length=4, prefix_cache="dual")
+    assert "\n" not in str(e.value)
+
+
+def test_candidates_of_one_sample_share_one_cache_entry(native_one_layer):
+    """IMH's T+1 candidate rows hit one entry: served as a broadcast view, not T+1 copies."""
+    model = native_one_layer["llada"]
+    cache = PrefixCache(model, gen_length=8, block_length=4)
+    x = torch.tensor([model.encode_prompt("Compute 1+2\n") + [model.mask_id] * 8])
+    cache.logits(x)                                           # refresh: stores the prefix
+    cands = x.repeat(3, 1)
+    cands[:, -8] = torch.tensor([5, 6, 7])                    # three candidates in block 0
+    seen = []
+    orig = model.model.forward
+
+    def spy(*a, **kw):
+        seen.append(kw.get("past_key_values"))
+        return orig(*a, **kw)
+
+    model.model.forward = spy
+    try:
+        out = cache.logits(cands)
+    finally:
+        del model.model.forward
+    k = seen[0][0][0]
+    assert k.shape[0] == 3 and k.stride(0) == 0               # one copy, broadcast to 3 rows
+    torch.testing.assert_close(out[:, -8:], model.logits(cands)[:, -8:], atol=1e-5, rtol=1e-5)

@@ -3,6 +3,10 @@
 Under the factor rule every token committed in an exploitation round of k tokens has
 p ≥ c(k) > 1 − f/(k+1), so the round carries < −k·ln(1 − f/(k+1)) nats, and at most
 B(f) = sup_k −k·ln(1 − f/(k+1)) nats.  Hence exploitation rounds ≥ exploit_bits·ln 2 / B(f).
+
+It applies to the ``factor`` sampler's design reading (``mode="design"``), whose every committed
+token meets its rank's threshold, the theorem's premise.  Fast-dLLM's published rule
+(``mode="fastdllm"``) also commits a last rank that failed its threshold, so it is not checked.
 """
 from __future__ import annotations
 

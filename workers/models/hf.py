@@ -10,6 +10,9 @@ Model-specific adapters (LLaDA, Dream, ...) subclass it and override the class a
 """
 from __future__ import annotations
 
+import json
+import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
@@ -89,6 +92,15 @@ class HFDenoiser:
         self._drop_ids = frozenset(i for i in (self.pad_id, self.mask_id) if i is not None)
 
     # ------------------------------------------------------------------------- loading
+    #: Family defaults for special ids, used only where the checkpoint's config and tokenizer say nothing.
+    default_ids: dict[str, Any] = {}
+    #: Tokens that end a turn (looked up in the tokenizer; decoding stops at them as at EOS).
+    end_of_turn_tokens: tuple[str, ...] = ()
+    #: The project's own implementation of this family (``impl="native"``), if any.
+    native_module: Optional[type] = None
+    #: Whether samples are independent of padding: set at load (native: known; else probed).
+    honours_attention_mask: bool = True
+
     @classmethod
     def from_pretrained(
         cls,
@@ -97,31 +109,55 @@ class HFDenoiser:
         name: Optional[str] = None,
         device: Union[str, torch.device, None] = None,
         dtype: DTypeLike = None,
+        impl: Optional[str] = None,
+        trust_remote_code: Optional[bool] = None,
         **kwargs: Any,
     ) -> "HFDenoiser":
-        """Load model and tokenizer with ``from_pretrained`` (a local directory or a hub id).
+        """Load model and tokenizer from a local directory or a hub id.
 
+        ``impl``: "native" (the project's module; the default where one exists), "remote" (the
+        checkpoint's own modelling code, needs ``trust_remote_code``) or "hf" (transformers'
+        classes; the default otherwise).  ``trust_remote_code``: None reads DLLM_TRUST_REMOTE_CODE.
         Extra ``kwargs`` go to the adapter (``mask_id``, ``eos_id``, ``pad_id``, ``stop_ids``)."""
-        from transformers import AutoTokenizer
-
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        src = str(name_or_path)
-        model = cls._load_model(src, dt).to(dev).eval()
-        model.requires_grad_(False)
-        tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=cls.trust_remote_code)
-        return cls(model, tokenizer, name=name or src, **kwargs)
+        src, label = str(name_or_path), name or str(name_or_path)
+        impl = resolve_impl(impl, cls.native_module is not None, cls.trust_remote_code)
+        trust = resolve_trust(trust_remote_code)
+        try:
+            if impl == "native":
+                folder = local_folder(src)
+                model = cls.native_module.from_folder(folder, dtype=dt, device=dev)  # type: ignore[union-attr]
+                config = read_config(folder)
+            else:
+                if cls.trust_remote_code and not trust:
+                    raise ValueError(refusal(label, "its modelling code"))
+                try:
+                    model = cls._load_model(src, dt, trust).to(dev).eval()
+                except ValueError as e:
+                    if not trust and "trust_remote_code" in str(e):
+                        raise ValueError(refusal(label, "its modelling code")) from None
+                    raise
+                model.requires_grad_(False)
+                config = model.config.to_dict() if hasattr(model.config, "to_dict") else {}
+            tokenizer = load_tokenizer(src, trust, label)
+        except ImportError as e:
+            raise ValueError(missing_package(label, e)) from None
+        ids = resolve_ids(kwargs, config, tokenizer, cls.default_ids, cls.end_of_turn_tokens)
+        obj = cls(model, tokenizer, name=label, **ids)
+        obj.honours_attention_mask = True if impl == "native" else probe_padding(obj)
+        return obj
 
     @classmethod
-    def _load_model(cls, src: str, dtype: torch.dtype) -> Any:
+    def _load_model(cls, src: str, dtype: torch.dtype, trust: bool = False) -> Any:
         """Masked-LM head when transformers knows one for this config, else the bare AutoModel
         (remote-code diffusion models register themselves as AutoModel)."""
         from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
         from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING
 
-        config = AutoConfig.from_pretrained(src, trust_remote_code=cls.trust_remote_code)
+        config = AutoConfig.from_pretrained(src, trust_remote_code=trust)
         auto = AutoModelForMaskedLM if type(config) in MODEL_FOR_MASKED_LM_MAPPING else AutoModel
-        return auto.from_pretrained(src, config=config, dtype=dtype, trust_remote_code=cls.trust_remote_code)
+        return auto.from_pretrained(src, config=config, dtype=dtype, trust_remote_code=trust)
 
     # ------------------------------------------------------------------------- contract
     @property
@@ -146,20 +182,30 @@ class HFDenoiser:
 
     @property
     def supports_prefix_cache(self) -> bool:
-        """Whether the model's forward takes a prefix of cached keys/values (workers/prefix_cache.py).
-        Shifted models (Dream) do not qualify: their first suffix row is predicted from the prefix."""
-        return bool(getattr(self.model, "supports_prefix_cache", False)) and not self.shift_logits
+        """Whether the model's forward takes cached keys/values (workers/prefix_cache.py); shifted
+        models (Dream) qualify too: the cache runs them from one position before the block."""
+        return bool(getattr(self.model, "supports_prefix_cache", False))
+
+    @property
+    def supports_dual_cache(self) -> bool:
+        """Whether the forward also takes keys/values of positions after its tokens (native modules)."""
+        return bool(getattr(self.model, "native", False))
 
     @torch.no_grad()
     def forward_cached(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor],
-                       past: Any = None, use_cache: bool = False) -> tuple[torch.Tensor, Any]:
+                       past: Any = None, use_cache: bool = False, suffix: Any = None) -> tuple[torch.Tensor, Any]:
         """(float logits of x's positions, per-layer (k, v) of all positions if ``use_cache``);
-        ``past`` stands for positions before x (``attention_mask`` covers both)."""
+        ``past`` / ``suffix`` stand for positions before / after x (``attention_mask`` covers all).
+        For shifted models row j holds what predicts x's position j (row 0 repeats row 1's source)."""
         if attention_mask is not None:
             attention_mask = attention_mask.to(self.device)
+        kw = {} if suffix is None else {"suffix_key_values": suffix}
         out = self.model(input_ids=x.to(self.device), attention_mask=attention_mask,
-                         past_key_values=past, use_cache=use_cache)
-        return out.logits.float(), out.past_key_values
+                         past_key_values=past, use_cache=use_cache, **kw)
+        logits = out.logits
+        if self.shift_logits:
+            logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
+        return logits.float(), out.past_key_values
 
     def encode_prompt(self, text: str) -> list[int]:
         """Token ids of a user prompt; the chat template (with the assistant turn opened) is
@@ -188,6 +234,110 @@ class HFDenoiser:
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name} vocab={self.vocab_size} mask={self.mask_id} "
                 f"eos={self.eos_id} pad={self.pad_id} device={self.device}>")
+
+
+# ----------------------------------------------------------------------------- loading helpers
+TRUST_ENV = "DLLM_TRUST_REMOTE_CODE"
+IMPL_ENV = "DLLM_MODEL_IMPL"
+IMPLS = ("native", "remote", "hf")
+
+
+def resolve_trust(flag: Optional[bool]) -> bool:
+    """The caller's flag, else the environment variable (1 / true / yes)."""
+    if flag is not None:
+        return bool(flag)
+    return os.environ.get(TRUST_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def resolve_impl(impl: Optional[str], has_native: bool, family: bool) -> str:
+    """``impl`` or $DLLM_MODEL_IMPL; default native where the project has a module, else hf."""
+    impl = (impl or os.environ.get(IMPL_ENV, "") or ("native" if has_native else "hf")).strip().lower()
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}")
+    if impl == "native" and not has_native:
+        raise ValueError("impl='native' exists only for LLaDA and Dream checkpoints")
+    if impl == "hf" and family:
+        impl = "remote"   # a LLaDA / Dream checkpoint's non-native code is its own (remote) code
+    return impl
+
+
+def refusal(name: str, what: str) -> str:
+    return (f"model {name!r}: {what} ships with the checkpoint and runs only with trust_remote_code; "
+            f"allow it with trust_remote_code=True or {TRUST_ENV}=1 (or use impl='native')")
+
+
+def missing_package(name: str, e: ImportError) -> str:
+    """One line naming the package(s) a checkpoint's code imports but this environment lacks."""
+    text = str(e)
+    m = re.search(r"following packages that were not found in your environment: ([^.]+)\.", text)
+    pkgs = m.group(1).strip() if m else (getattr(e, "name", None) or _first_line(e))
+    return f"model {name!r} needs the Python package {pkgs}, which is not installed (pip install {pkgs})"
+
+
+def local_folder(src: str) -> Path:
+    """A local checkpoint directory, or the hub snapshot of a repo id (downloaded once, then cached)."""
+    p = Path(src).expanduser()
+    if p.is_dir():
+        return p
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(src, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model", "*.py",
+                                                           "*.jinja", "*.tiktoken"]))
+    except Exception as e:  # offline, gated, unknown: one line that says what to do instead
+        raise ValueError(f"model {src!r}: no local copy of the hub repository and fetching it failed "
+                         f"({_first_line(e)}); pass a local checkpoint directory instead") from None
+
+
+def read_config(folder: Union[str, Path]) -> dict[str, Any]:
+    return json.loads((Path(folder) / "config.json").read_text())
+
+
+def load_tokenizer(src: str, trust: bool, name: str) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(src, trust_remote_code=trust)
+    except ValueError as e:
+        if not trust and "trust_remote_code" in str(e):
+            raise ValueError(refusal(name, "its tokenizer code")) from None
+        raise
+
+
+def resolve_ids(options: dict[str, Any], config: dict[str, Any], tokenizer: Any, defaults: dict[str, Any],
+                end_of_turn: Sequence[str]) -> dict[str, Any]:
+    """Special ids: explicit options, else the checkpoint's config, else its tokenizer, else the family's
+    defaults; stop ids = EOS plus the end-of-turn tokens the tokenizer knows (e.g. LLaDA's <|eot_id|>)."""
+    out = dict(options)
+    for key, cfg_key, tok_key in (("mask_id", "mask_token_id", "mask_token_id"), ("eos_id", "eos_token_id", "eos_token_id"),
+                                  ("pad_id", "pad_token_id", "pad_token_id")):
+        if out.get(key) is None:
+            out[key] = _first_int(config.get(cfg_key), getattr(tokenizer, tok_key, None), defaults.get(key))
+    if "stop_ids" not in out:
+        stops: set[int] = set()   # EOS is added by the adapter
+        vocab = tokenizer.get_vocab() if hasattr(tokenizer, "get_vocab") else {}
+        stops |= {int(vocab[t]) for t in end_of_turn if t in vocab}
+        out["stop_ids"] = tuple(sorted(stops))
+    return out
+
+
+def probe_padding(m: "HFDenoiser") -> bool:
+    """Whether left padding leaves a prompt's logits unchanged (models that ignore the mask, such
+    as LLaDA's published code, fail): one padded and one unpadded forward of a short prompt."""
+    special = {m.mask_id, m.pad_id, m.eos_id}
+    ids = [i for i in range(min(m.vocab_size, 64)) if i not in special][:6] or [0]
+    x = torch.tensor([ids + [m.mask_id] * 2])
+    pad = m.pad_id if m.pad_id is not None else m.mask_id
+    xp = torch.cat([torch.full((1, 3), pad), x], 1)
+    am = torch.cat([torch.zeros(1, 3, dtype=torch.long), torch.ones_like(x)], 1)
+    try:
+        # row 0 is a prompt row (for shifted models it comes from whatever precedes it): skip it
+        a, b = m.logits(x)[:, 1:], m.logits(xp, attention_mask=am)[:, 4:]
+    except Exception:  # a forward that refuses the mask is not batch-invariant under padding
+        return False
+    low_precision = next(m.model.parameters()).dtype in (torch.float16, torch.bfloat16)
+    tol = (5e-2 if low_precision else 1e-3) * (1.0 + float(a.abs().max()))
+    return bool((a - b).abs().max() <= tol)
 
 
 def _first_int(*values: Any) -> Optional[int]:

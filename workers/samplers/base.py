@@ -124,6 +124,15 @@ def check_int(name: str, value: Any, *, low: int = 1) -> int:
     return int(value)
 
 
+def _needs_grouping(model: Any, prompts: Any) -> bool:
+    """Ragged prompts on a model that takes the attention mask but whose logits still depend on
+    left padding (``honours_attention_mask = False``, set at load).  A model that does not take
+    the mask at all keeps build_canvas's one-line refusal."""
+    if not isinstance(prompts, (list, tuple)) or len({len(p) for p in prompts}) < 2:
+        return False
+    return not getattr(model, "honours_attention_mask", True)
+
+
 def build_canvas(model: Any, prompts: Sequence[Sequence[int]], gen_length: int
                  ) -> tuple[torch.Tensor, torch.Tensor, bool, int]:
     """Left-pad prompts and append ``gen_length`` mask tokens.
@@ -182,13 +191,16 @@ class Sampler:
     # ---------------------------------------------------------------------------- generate
     def generate(self, model: Any, prompts: Sequence[Sequence[int]], gen_length: int,
                  block_length: Optional[int] = None,
-                 seeds: Optional[Sequence[int]] = None, prefix_cache: bool = False) -> SamplerOutput:
+                 seeds: Optional[Sequence[int]] = None, prefix_cache: Union[bool, str] = False) -> SamplerOutput:
         """Decode ``gen_length`` tokens after each prompt; one trace per sample.
 
         Block semi-AR: the generated region is split into blocks of ``block_length`` (default:
         one block); a sample's window is the first block that still has masked positions.
-        ``prefix_cache=True`` serves the forwards from a prefix KV cache
-        (``workers.prefix_cache``: exact for one-layer models, an approximation otherwise).
+        ``prefix_cache=True`` (or ``"prefix"``) serves the forwards from a prefix KV cache,
+        ``"dual"`` from Fast-dLLM's dual cache (``workers.prefix_cache``: exact for one-layer
+        models, an approximation otherwise).  Prompts of different lengths share forwards (left
+        padded) only on models that honour the attention mask; otherwise they are decoded in
+        groups of equal length, so a sample never depends on its batch.
         """
         check_denoiser(model)
         gen_length = check_int("gen_length", gen_length)
@@ -198,12 +210,36 @@ class Sampler:
         seeds = list(range(len(prompts))) if seeds is None else list(seeds)
         if isinstance(prompts, (list, tuple)) and len(seeds) != len(prompts):
             raise ValueError(f"got {len(seeds)} seeds for {len(prompts)} prompts")
+        if _needs_grouping(model, prompts):
+            return self._generate_by_length(model, prompts, gen_length, block_length, seeds, prefix_cache)
         if prefix_cache:
             from workers.prefix_cache import PrefixCache
 
-            model = PrefixCache(model, gen_length, block_length)
+            model = PrefixCache(model, gen_length, block_length,
+                                mode="prefix" if prefix_cache is True else str(prefix_cache))
         x, attn, ragged, P = build_canvas(model, prompts, gen_length)
         return self.decode(model, x, attn, ragged, P, block_length, seeds)
+
+    def _generate_by_length(self, model: Any, prompts: Sequence[Sequence[int]], gen_length: int,
+                            block_length: int, seeds: Sequence[int], prefix_cache: Union[bool, str]) -> SamplerOutput:
+        """One ``generate`` per prompt length, for models whose logits depend on left padding
+        (LLaDA's published code ignores the attention mask): a sample then never shares a forward
+        with a prompt of another length, and per-sample random streams make the result equal to
+        decoding it alone.  Samples come back in the caller's order."""
+        lengths = [len(p) for p in prompts]
+        tokens: Optional[torch.Tensor] = None
+        traces: list[Optional[Trace]] = [None] * len(prompts)
+        for n in dict.fromkeys(lengths):
+            idx = [i for i, m in enumerate(lengths) if m == n]
+            out = self.generate(model, [prompts[i] for i in idx], gen_length, block_length,
+                                [seeds[i] for i in idx], prefix_cache)
+            if tokens is None:
+                tokens = out.tokens.new_zeros(len(prompts), out.tokens.shape[1])
+            tokens[idx] = out.tokens
+            for j, i in enumerate(idx):
+                traces[i] = out.traces[j]
+        assert tokens is not None and all(t is not None for t in traces)
+        return SamplerOutput(tokens=tokens, traces=traces)  # type: ignore[arg-type]
 
     def decode(self, model: Any, x: torch.Tensor, attn: torch.Tensor, ragged: bool, P: int,
                block_length: int, seeds: Sequence[int], stage: Optional[torch.Tensor] = None,
