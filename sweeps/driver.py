@@ -185,7 +185,7 @@ class _Run:
         kind = "GPU" if opts.get("num_gpus") else "CPU"
         log(f"workers: {n} actor(s), one per {kind} slot; {len(todo)} batch(es) to run")
         # Redirected to a log (not a TTY): a line every 30 s at most instead of a redraw per batch.
-        tty = sys.stderr.isatty()
+        self.tty = tty = sys.stderr.isatty()
         self.bar = tqdm(total=summary.total, initial=summary.present_before, unit="job",
                         dynamic_ncols=tty, ncols=None if tty else 100, mininterval=0.1 if tty else 30.0,
                         smoothing=0.05, disable=not progress, desc=plan.spec.name, file=sys.stderr)
@@ -262,7 +262,8 @@ class _Run:
                 self.load[i] -= 1
                 self.copies[batch.key] -= 1
                 self._collect(ref, i, batch)
-            self.bar.refresh()
+            if self.tty:  # keep the elapsed time ticking on a terminal; a log gets tqdm's own pace
+                self.bar.refresh()
 
     def _collect(self, ref: Any, i: int, batch: JobBatch) -> None:
         import ray
