@@ -208,7 +208,7 @@ def bits_rounds_figure(points: pl.DataFrame, fits: pl.DataFrame, label: str = "s
     axes[0].set_ylabel("rounds (nfe)")
     axes[0].set_title("Rounds vs bits (dashed: bound bits·ln2/B(f))")
     axes[0].grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)  # off the points
     if split:
         sp = points.filter(pl.col("exploit_bits").is_not_null() & pl.col("exploit_rounds").is_not_null())
         xmax_e = float(sp["exploit_bits"].max() or 1.0)
@@ -222,7 +222,6 @@ def bits_rounds_figure(points: pl.DataFrame, fits: pl.DataFrame, label: str = "s
         axes[1].set_ylabel("exploitation rounds")
         axes[1].set_title("Exploitation only: every point must lie above its dashed line")
         axes[1].grid(alpha=0.3)
-        axes[1].legend(fontsize=7)
     return fig
 
 
@@ -257,7 +256,7 @@ def cost_figure(table: pl.DataFrame, k: int = 1, label: str = "series") -> Figur
         ax.set_xlabel(names[metric])
         ax.set_ylabel(f"Pass@{k}")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)  # off the points
     return fig
 
 
