@@ -224,8 +224,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if not args.no_estimate and _local_run(args):
         workers = args.workers or os.cpu_count() or 1
         secs = estimate(spec, workers)
-        print(f"estimate: {plan.total} samples, about {secs / 60:.1f} min on {workers} worker(s) here "
-              f"(from samples/s measured just now on one batch of 8 per configuration)", flush=True)
+        when = f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.1f} min"
+        print(f"estimate: {plan.total} samples in about {when} on {workers} worker(s) here "
+              f"({plan.total / max(secs, 1e-9):.1f} samples/s, from one batch of 8 per configuration "
+              f"decoded just now; a busy machine gives a longer estimate and run)", flush=True)
     status = execute(spec, args)
     if not args.no_report:
         print_results(args.out)
