@@ -174,7 +174,7 @@ def estimate(spec: SweepSpec, workers: int, batch: int = 8, log=print) -> float:
     try:
         plan = expand(spec, None, check_models=True)
         per_task = {}
-        for _, task in plan.difficulty:
+        for task, _ in plan.difficulty:  # keys: (task, problem_id)
             per_task[task] = per_task.get(task, 0) + 1
         total = 0.0
         for model_name in spec.models:

@@ -93,3 +93,12 @@ def test_progress_to_a_log_is_a_few_lines_not_one_per_batch(ray_session, small_m
     assert summary.complete and summary.total == 48
     frames = [f for f in re.split(r"[\r\n]", capfd.readouterr().err) if "progress:" in f]
     assert 1 <= len(frames) <= 4, frames  # 24 batches: was one redraw per batch and per second
+
+
+def test_time_estimate_comes_from_measured_decoding_and_scales_with_the_work(small_model_dir):
+    base = dict(name="est", models=[small_model_dir], samplers=[SamplerSpec("confidence", grid={"temperature": [1.0]})])
+    one = pareto.estimate(SweepSpec(tasks=[TaskSpec("countdown", limit=4, gen_length=4, block_length=4)],
+                                    samples=2, **base), workers=1)
+    many = pareto.estimate(SweepSpec(tasks=[TaskSpec("countdown", limit=40, gen_length=4, block_length=4)],
+                                     samples=20, **base), workers=2)
+    assert 0 < one < many  # 8 samples vs 800 on two workers: 50x the work, timed separately
