@@ -29,8 +29,9 @@ ONE_TOKEN = ("random", "confidence", "entropy", "max_prob")  # margin: --sampler
 # tier (measured: README "Running sweeps"): confidence at τ = 0.5 and 1 (its Pass@1 moves with τ),
 # random and entropy at τ = 1 (the exploring end, and 004's any-order rule), and IMH at α = 2
 # beside its base rule max_prob at the same proposal temperature τ = 1/α = 0.5 (000 §4.3: IMH
-# samples max_prob's law at τ = 1/α plus the lookahead correction).  IMH at T = 1 costs ~2.7 one-token
-# runs (T = 2: 4.1, measured); T = 1 keeps the default within 10 minutes on 2 cores.
+# samples max_prob's law at τ = 1/α plus the lookahead correction).  IMH forwards 1 + T rows per
+# step (63 rows per countdown sample at T = 1, 94 at T = 2; T = 2 took 4.1× a one-token
+# configuration's wall time in one sweep here); T = 1 keeps the default within 10 minutes.
 TEMPERATURES: dict[str, tuple[float, ...]] = {
     "random": (1.0,), "confidence": (0.5, 1.0), "entropy": (1.0,), "max_prob": (0.5,)}
 OTHER_TEMPERATURES = (1.0,)  # a one-token sampler not in TEMPERATURES
