@@ -2,8 +2,10 @@
 
     python -m workers.tinymodel.train                 # the committed checkpoint (CPU, 2 threads, ~55 min)
     python -m workers.tinymodel.train --steps 200 --out /tmp/tiny-smoke   # a quick smoke run
+    python -m workers.tinymodel.train --mix sudoku=1 --layers 4 --steps 1200 --threads 1 \
+        --warmup 120 --eval-every 400 --out workers/tinymodel/sudoku      # tiny-sudoku (RECIPE.md)
 
-Each step draws one task (countdown or arith, by ``--mix`` weights), a batch of fresh training
+Each step draws one task (countdown, arith or sudoku, by ``--mix`` weights), a batch of fresh training
 pairs from that task's generator (never from its test bucket), and builds sequences
 ``[left padding][prompt][completion + EOS fill to the task's gen_length]``.  The loss is
 LLaDA's SFT masking (``model.masked_diffusion_loss``): response positions (EOS fill included)
