@@ -92,3 +92,15 @@ def test_tiers_and_train_data_are_outside_the_test_bucket():
 def test_prompt_layout_is_rows_separated_by_slashes():
     assert sudoku.format_prompt("1234" + "." * 12) == "Sudoku 1234/..../..../....\n"
     assert list(itertools.islice(sudoku.UNITS, 1)) == [(0, 1, 2, 3)]
+
+
+def test_the_trainer_knows_sudoku():
+    from workers.tinymodel.tokenizer import build_tokenizer
+    from workers.tinymodel.train import TaskStream, parse_mix
+
+    assert parse_mix("sudoku=1") == {"sudoku": 1.0}
+    tok = build_tokenizer()
+    x, resp, attn = TaskStream("sudoku", 0, tok, chunk=20).batch(4)
+    assert resp.sum(1).tolist() == [16] * 4  # the 16 cells, no EOS fill
+    cells = tok.decode(x[0][resp[0]].tolist())
+    assert len(cells) == 16 and sudoku.is_valid_grid([int(c) for c in cells])
