@@ -77,7 +77,7 @@ def _count(name: str, value: Optional[int], default: int) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python sweeps/pareto.py",
-        description="Sweep the one-token samplers (random, confidence, entropy, margin, max_prob)\n"
+        description="Sweep one-token samplers (default: random, confidence, entropy, max_prob)\n"
                     "over temperatures and IMH over alpha beside its base rule max_prob, with many\n"
                     "samples per problem; then plot Pass@1 against Pass@k (the Pareto frontier) and\n"
                     "print each sampler's best Pass@1 / Pass@k with the significant differences.",
