@@ -17,10 +17,11 @@ from matplotlib.figure import Figure
 from .budget import LN2, bits_budget
 from .strata import tier_sort_key
 
-__all__ = ["save", "frontier_figure", "passk_curve_figure", "strata_figure", "bits_rounds_figure",
+__all__ = ["save", "frontier_figure", "imh_base", "IMH_BASE", "passk_curve_figure", "strata_figure", "bits_rounds_figure",
            "shares_figure", "cost_figure", "similarity_figure", "acceptance_figure", "KNOB_SYMBOLS"]
 
-KNOB_SYMBOLS = {"alpha": "α", "temperature": "τ", "threshold": "τ", "factor": "f", "gamma": "γ", "lam": "λ"}
+# one symbol per knob: τ is the temperature only (a confidence threshold is θ)
+KNOB_SYMBOLS = {"alpha": "α", "temperature": "τ", "threshold": "θ", "factor": "f", "gamma": "γ", "lam": "λ"}
 _DPI = 110
 
 
@@ -48,34 +49,77 @@ def _group_title(row: dict, groups: Sequence[str]) -> str:
     return " · ".join(str(row[g]) for g in groups) if groups else ""
 
 
+# IMH's base rule (000 §4.3) per its ``position`` param: IMH at α = 1 samples this sampler's law
+# at τ = 1, so the α-curve belongs beside that sampler's τ-curve.
+IMH_BASE = {"confidence": "max_prob", "entropy": "entropy", "margin": "margin", "random": "random"}
+
+
+def imh_base(series: str, params: str | None = None) -> str | None:
+    """The registered sampler whose τ-curve an IMH series is drawn beside (None if not IMH)."""
+    import json
+
+    if not series.startswith("imh"):
+        return None
+    position = "confidence"
+    try:
+        position = json.loads(params or "{}").get("position", position)
+    except (TypeError, ValueError, AttributeError):
+        pass
+    for part in series.split():
+        if part.startswith("position="):
+            position = part.split("=", 1)[1]
+    return IMH_BASE.get(position)
+
+
 def frontier_figure(table: pl.DataFrame, k: int, groups: Sequence[str] = ()) -> Figure:
-    """Pass@1 vs Pass@k, one line per series through its knob values (000 Fig. 3 left)."""
+    """Pass@1 vs Pass@k, one line per series through its knob values (000 Fig. 3 left).
+
+    95% CIs are drawn as error bars with caps; an IMH series takes its base sampler's colour
+    (``IMH_BASE``) with a dashed line and square markers, so the α-curve sits beside the τ-curve
+    it tempers; the legend goes outside the axes, never over points."""
     y_col = f"pass@{k}"
     parts = list(table.group_by(list(groups), maintain_order=True)) if groups else [((), table)]
-    fig = Figure(figsize=(6.4 * len(parts), 5.0), layout="constrained")
+    fig = Figure(figsize=(6.4 * len(parts) + 2.2, 5.0), layout="constrained")
     axes = fig.subplots(1, len(parts), squeeze=False)[0]
-    colors = _colors(sorted(table["series"].unique().to_list()))
+    all_series = sorted(table["series"].unique().to_list())
+    params = ({r["series"]: r.get("params") for r in table.select([c for c in ("series", "params") if c in table.columns])
+               .iter_rows(named=True)})
+    bases = {s: imh_base(s, params.get(s)) for s in all_series}
+    colors = _colors([s for s in all_series if not bases[s] or bases[s] not in all_series])
+    for s, b in bases.items():
+        if b and b in colors:
+            colors[s] = colors[b]
     for ax, (_, part) in zip(axes, parts):
         for series, sub in part.sort("knob", nulls_last=True).group_by("series", maintain_order=True):
             label = series[0]
+            is_imh = bases.get(label) is not None
             x, y = sub["pass@1"].to_numpy(), sub[y_col].to_numpy()
             xerr = np.abs(np.vstack([x - sub["pass@1_lo"].to_numpy(), sub["pass@1_hi"].to_numpy() - x]))
             yerr = (np.abs(np.vstack([y - sub[f"{y_col}_lo"].to_numpy(), sub[f"{y_col}_hi"].to_numpy() - y]))
                     if f"{y_col}_lo" in sub.columns else None)
-            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", elinewidth=0.6, alpha=0.3, color=colors[label])
-            ax.plot(x, y, "-o", ms=4, lw=1.2, color=colors[label], label=label)
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", elinewidth=1.0, capsize=2.5, alpha=0.75,
+                        color=colors[label])
+            legend = f"{label} (beside {bases[label]})" if is_imh and bases[label] in colors else label
+            ax.plot(x, y, "--s" if is_imh else "-o", ms=5, lw=1.4, color=colors[label], label=legend,
+                    mfc="white" if is_imh else colors[label])
             sym = {n: KNOB_SYMBOLS.get(n, n) for n in sub["knob_name"].unique().to_list()}
             for xi, yi, name, kv in zip(x, y, sub["knob_name"].to_list(), sub["knob"].to_list()):
                 if kv is not None:
-                    ax.annotate(f"{sym[name]}={_fmt(kv)}", (xi, yi), textcoords="offset points", xytext=(4, 3),
-                                fontsize=6, color=colors[label])
+                    ax.annotate(f"{sym[name]}={_fmt(kv)}", (xi, yi), textcoords="offset points", xytext=(5, 4),
+                                fontsize=7, color=colors[label])
         front = part.filter(pl.col("on_frontier")).sort("pass@1")
         ax.plot(front["pass@1"], front[y_col], ls=":", color="black", lw=1, label="overall frontier")
         ax.set_xlabel("Pass@1 (quality)")
         ax.set_ylabel(f"Pass@{k} (exploration)")
         ax.set_title(_group_title(part.row(0, named=True), groups) or f"Pass@1 vs Pass@{k}")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        ax.margins(0.08)
+    handles, labels = axes[-1].get_legend_handles_labels()
+    seen = dict(zip(labels, handles))
+    for ax in axes[:-1]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    fig.legend(list(seen.values()), list(seen.keys()), loc="outside right upper", fontsize=8)
     return fig
 
 
@@ -93,7 +137,7 @@ def passk_curve_figure(table: pl.DataFrame, label: str = "series") -> Figure:
     ax.set_xlabel("k")
     ax.set_ylabel("Pass@k")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: curves rise to the top
     return fig
 
 
@@ -164,7 +208,7 @@ def bits_rounds_figure(points: pl.DataFrame, fits: pl.DataFrame, label: str = "s
     axes[0].set_ylabel("rounds (nfe)")
     axes[0].set_title("Rounds vs bits (dashed: bound bits·ln2/B(f))")
     axes[0].grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)  # off the points
     if split:
         sp = points.filter(pl.col("exploit_bits").is_not_null() & pl.col("exploit_rounds").is_not_null())
         xmax_e = float(sp["exploit_bits"].max() or 1.0)
@@ -178,7 +222,6 @@ def bits_rounds_figure(points: pl.DataFrame, fits: pl.DataFrame, label: str = "s
         axes[1].set_ylabel("exploitation rounds")
         axes[1].set_title("Exploitation only: every point must lie above its dashed line")
         axes[1].grid(alpha=0.3)
-        axes[1].legend(fontsize=7)
     return fig
 
 
@@ -213,7 +256,7 @@ def cost_figure(table: pl.DataFrame, k: int = 1, label: str = "series") -> Figur
         ax.set_xlabel(names[metric])
         ax.set_ylabel(f"Pass@{k}")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)  # off the points
     return fig
 
 

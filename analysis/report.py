@@ -243,7 +243,16 @@ def _frontier_section(d: _Data, r: _Report, n_boot: int, seed: int) -> int | Non
                           {"on_sampler_frontier": "sampler frontier", "on_frontier": "overall frontier"}))
     if dropped:
         r.md.append(f"Excluded (fewer than {k} samples per problem): {', '.join(dropped)}.\n")
-    r.figure(plots.frontier_figure(table, k, d.groups), "frontier.png", f"Pass@1 vs Pass@{k}")
+    flat = (table.group_by(d.groups).agg(pl.col(y).min().alias("_min")).filter(pl.col("_min") >= SATURATED)
+            if d.groups else (table.select(pl.col(y).min().alias("_min")).filter(pl.col("_min") >= SATURATED)))
+    if flat.height and (not d.groups or flat.height == table.select(d.groups).n_unique()):
+        r.skip("Pareto frontier plot", f"saturated: every configuration has Pass@{k} ≥ {SATURATED}, a flat frontier")
+        return k
+    drawn = table.join(flat.select(d.groups), on=d.groups, how="anti", nulls_equal=True) if flat.height else table
+    if flat.height:
+        names = ", ".join("/".join(str(v) for v in row) for row in flat.select(d.groups).iter_rows())
+        r.skip("Pareto frontier plot (some panels)", f"saturated (every Pass@{k} ≥ {SATURATED}): {names}")
+    r.figure(plots.frontier_figure(drawn, k, d.groups), "frontier.png", f"Pass@1 vs Pass@{k}")
     return k
 
 
@@ -275,6 +284,12 @@ def _strata_section(d: _Data, r: _Report, reference: str | Mapping[str, object] 
 def _bits_section(d: _Data, r: _Report) -> None:
     if not {"bits", "nfe"} <= set(d.names) or d.pt["_bn"].sum() == 0:
         r.skip("Bits vs rounds", "the sweep has no `bits`/`nfe` values")
+        return
+    if not set(d.cfg["sampler"].to_list()) & set(PARALLEL_SAMPLERS):
+        # one token per round: rounds = gen_length whatever the bits, a slope-0 line (002 §5.1 needs
+        # a sampler that commits several tokens per round)
+        r.skip("Bits vs rounds", "no parallel sampler (" + ", ".join(PARALLEL_SAMPLERS)
+               + ") in this sweep: one token per round, so rounds do not depend on bits")
         return
     stats = rollup(d.pt.drop(["series", "label", "knob", "knob_name"]), d.configs)
     fits = finish_bits_rounds(stats, d.configs, d.knobs).join(d.cfg.select([*d.configs, "label"]), on=d.configs,
@@ -327,6 +342,106 @@ def _cost_section(d: _Data, r: _Report) -> None:
     r.figure(plots.cost_figure(table, 1, label="series"), "cost.png", "Pass@1 vs cost")
 
 
+SATURATED = 0.97  # a frontier whose every Pass@k is at least this says nothing about exploration
+EMPTY = 0.05      # ... and one whose best Pass@1 is at most this says nothing about quality
+PARALLEL_SAMPLERS = ("threshold", "factor", "eb", "med", "ete")  # commit several tokens per round
+
+
+def _headline(d: _Data, n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """Per model × task: each sampler's best Pass@1 and Pass@k (k = the largest power of two ≤ the
+    samples per problem), the frontier's shape, and every pair of samplers whose best
+    configurations differ beyond the paired-bootstrap 95% CI (000 Fig. 3: the trade-off itself)."""
+    out = []
+    groups = d.groups
+    for key, cfg in (d.cfg.group_by(groups, maintain_order=True) if groups else [((), d.cfg)]):
+        n = int(cfg["n_min"].min())
+        k = _pow2_at_most(n)
+        ks = sorted({1, k})
+        sub = _Data(d.lf, d.names, d.configs, d.groups, d.problems, d.problem_ids,
+                    d.pt.join(cfg.select(d.configs), on=d.configs, nulls_equal=True), cfg, d.knobs, d.multi)
+        curves = _pass_curves(sub, ks)
+        per_sampler = []
+        for (sampler,), part in curves.group_by(["sampler"], maintain_order=True):
+            row: dict[str, Any] = {"sampler": sampler}
+            for kv in ks:
+                col = f"pass@{kv}"
+                top = part.sort([col, "label"], descending=[True, False], nulls_last=True).row(0, named=True)
+                row[col], row[f"{col} config"] = top[col], top["label"]
+                row[f"_{col} cfg"] = {c: top[c] for c in d.configs}
+            per_sampler.append(row)
+        per_sampler.sort(key=lambda r: (-(r["pass@1"] or 0), r["sampler"]))
+        diffs = []
+        for kv in ks:
+            col = f"pass@{kv}"
+            for i, a in enumerate(per_sampler):
+                for b in per_sampler[i + 1:]:
+                    try:
+                        res = paired_from_counts(sub.pt, _config_filter(a[f"_{col} cfg"], d.configs),
+                                                 _config_filter(b[f"_{col} cfg"], d.configs), d.problems, kv,
+                                                 n_boot=n_boot, seed=seed)
+                    except SweepDataError:  # no shared problem (a partial sweep): nothing to compare
+                        continue
+                    if res["lo"] > 0 or res["hi"] < 0:
+                        hi_, lo_ = (a, b) if res["diff"] > 0 else (b, a)
+                        sign = 1 if res["diff"] > 0 else -1
+                        diffs.append({"k": kv, "better": hi_["sampler"], "worse": lo_["sampler"],
+                                      "better_config": hi_[f"{col} config"], "worse_config": lo_[f"{col} config"],
+                                      "diff": sign * res["diff"], "lo": min(sign * res["lo"], sign * res["hi"]),
+                                      "hi": max(sign * res["lo"], sign * res["hi"]), "problems": res["problems"]})
+        best1 = max(per_sampler, key=lambda r: r["pass@1"] or 0)
+        bestk = max(per_sampler, key=lambda r: r[f"pass@{k}"] or 0)
+        max_k = float(curves[f"pass@{k}"].max() or 0.0)
+        min_k = float(curves[f"pass@{k}"].min() or 0.0)
+        if min_k >= SATURATED:
+            shape = f"saturated: every configuration reaches Pass@{k} ≥ {SATURATED}"
+        elif (best1["pass@1"] or 0) <= EMPTY:
+            shape = f"empty: no configuration passes {EMPTY} at Pass@1"
+        elif best1[f"pass@1 config"] == bestk[f"pass@{k} config"]:
+            shape = f"one configuration leads both: {best1['pass@1 config']}"
+        else:
+            shape = (f"a trade-off: Pass@1 peaks at {best1['pass@1 config']}, Pass@{k} at "
+                     f"{bestk[f'pass@{k} config']}")
+        out.append({
+            **({g: v for g, v in zip(groups, key)}),
+            "problems": int(sub.pt.select(d.problems).n_unique()), "samples": n, "k": k,
+            "configurations": cfg.height, "shape": shape,
+            "saturated": max_k >= SATURATED, "empty": (best1["pass@1"] or 0) <= EMPTY,
+            "best_pass@1": best1["sampler"], "best_pass@k": bestk["sampler"],
+            "samplers": [{kk: v for kk, v in r.items() if not kk.startswith("_")} for r in per_sampler],
+            "significant": diffs,
+        })
+    return out
+
+
+def headline_text(head: Sequence[Mapping[str, Any]]) -> str:
+    """The headline as markdown: one short block per model × task (also what pareto.py prints)."""
+    lines = []
+    for h in head:
+        name = " · ".join(str(h[g]) for g in ("model", "task") if g in h)
+        k = h["k"]
+        lines.append(f"**{name}** — {h['problems']} problems × {h['samples']} samples, "
+                     f"{h['configurations']} configurations. Frontier: {h['shape']}. "
+                     f"Best Pass@1: `{h['best_pass@1']}`; best Pass@{k}: `{h['best_pass@k']}`.\n")
+        lines.append(f"| sampler | best Pass@1 | at | best Pass@{k} | at |\n|---|---:|---|---:|---|")
+        for r in h["samplers"]:
+            lines.append(f"| {r['sampler']} | {_cell(r['pass@1'])} | {r['pass@1 config']} "
+                         f"| {_cell(r.get(f'pass@{k}'))} | {r.get(f'pass@{k} config', '–')} |")
+        sig = h["significant"]
+        if sig:
+            lines.append(f"\nDifferences beyond the paired-bootstrap 95% CI ({len(sig)}):")
+            for s_ in sig:
+                lines.append(f"- Pass@{s_['k']}: {s_['better']} > {s_['worse']} by {s_['diff']:+.3f} "
+                             f"[{s_['lo']:+.3f}, {s_['hi']:+.3f}] ({s_['problems']} problems)")
+        else:
+            lines.append("\nNo two samplers' best configurations differ beyond the paired-bootstrap 95% CI.")
+        if h["saturated"]:
+            lines.append(f"\n> Saturated: some configuration reaches Pass@{k} ≥ {SATURATED}; use harder problems.")
+        if h["empty"]:
+            lines.append(f"\n> Near empty: best Pass@1 ≤ {EMPTY}; use easier problems.")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _config_filter(row: Mapping[str, Any], configs: Sequence[str]) -> pl.Expr:
     expr = pl.lit(True)
     for c in configs:
@@ -376,6 +491,11 @@ def _acceptance_section(d: _Data, r: _Report) -> None:
     aggs = [pl.col("_acc_n").sum().alias("samples"), (pl.col("_acc_sum").sum() / pl.col("_acc_n").sum()).alias("acceptance_rate")]
     table = (acc.group_by(keys).agg(aggs).sort(keys) if keys else acc.select(aggs))
     r.summary["acceptance"] = table
+    if "chain_length" not in table.columns or table["chain_length"].n_unique() < 2:
+        rates = ", ".join(f"{_cell(v)}" for v in table["acceptance_rate"].to_list())
+        r.skip("IMH acceptance", f"one chain length in this sweep (000 Table 3 compares several); "
+                                 f"mean acceptance rate {rates}")
+        return
     r.md.append("## IMH acceptance rate\n\nPaper 000 Table 3: mean acceptance rate by chain length T.\n")
     r.md.append(_md_table(table))
     if "chain_length" in table.columns:
@@ -471,6 +591,12 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     sweeps = (sorted(lf.select(pl.col("sweep").unique()).collect(engine="streaming")["sweep"].drop_nulls().to_list())
               if "sweep" in names else [])
     title = ", ".join(sweeps[:3]) or Path(root.rstrip("/")).name
+    head = _guard(report, "Summary", lambda: _headline(data, n_boot, seed))
+    if head:
+        report.summary["headline"] = head
+        report.md.append("## Summary\n\nPer task: each sampler's best Pass@1 and Pass@k over its knob values, the "
+                         "frontier's shape, and the differences between samplers' best configurations whose paired "
+                         f"bootstrap 95% CI over problems ({n_boot} resamples) excludes 0.\n\n" + headline_text(head))
     _overview(data, report, len(shards), duplicates, root)
     _run(data, report, reference=reference, n_boot=n_boot, seed=seed)
     # -- issue 22 hook: published numbers beside the measured ones (analysis/paper_compare.py) --

@@ -65,14 +65,41 @@ def shrink(spec: SweepSpec, samples: int = 4, problems: int = 4, values: int = 2
     return s
 
 
-def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
-    """Run a spec with the shared options; prints the summary; returns the exit status."""
+def check_args(args: argparse.Namespace) -> None:
+    """The shared options' checks (one-line ``SpecError``, nothing written): counts, and that a
+    local ``--out`` can be written (probed by creating and removing a temporary directory in
+    its nearest existing ancestor, so a bad --out fails before any work, not with a traceback)."""
     if args.workers is not None and args.workers < 1:
         raise SpecError(f"--workers must be >= 1, got {args.workers}")
     if args.batch_size is not None and args.batch_size < 1:
         raise SpecError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.retries < 0:
         raise SpecError(f"--retries must be >= 0, got {args.retries}")
+    check_out(args.out)
+
+
+def check_out(out: str) -> None:
+    """Raise ``SpecError`` when the local directory ``out`` (or ``file://`` URI) cannot be created
+    or written.  Remote URIs (s3://, ...) are checked by the driver when it connects."""
+    import tempfile
+
+    if "://" in out and not out.startswith("file://"):
+        return
+    path = Path(out[len("file://"):] if out.startswith("file://") else out).expanduser().absolute()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SpecError(f"--out {out!r}: {probe} is a file, not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".dllm-write-probe-", dir=probe))
+    except OSError as e:
+        raise SpecError(f"--out {out!r}: cannot write under {probe} ({e.strerror or type(e).__name__})") from None
+
+
+def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
+    """Run a spec with the shared options; prints the summary; returns the exit status."""
+    check_args(args)
     if getattr(args, "dry_run", False):  # cost before launch, nothing written
         from sweeps.dry_run import estimate, format_estimate
 

@@ -210,9 +210,11 @@ class _Run:
         self.speculate_after = speculate_after  # seconds; default: 3x the median batch, >= 30 s
         kind = "GPU" if opts.get("num_gpus") else "CPU"
         log(f"workers: {n} actor(s), one per {kind} slot; {len(todo)} batch(es) to run")
+        # Redirected to a log (not a TTY): a line every 30 s at most instead of a redraw per batch.
+        self.tty = tty = sys.stderr.isatty()
         self.bar = tqdm(total=summary.total, initial=summary.present_before, unit="job",
-                        dynamic_ncols=True, smoothing=0.05, disable=not progress,
-                        desc=plan.spec.name, file=sys.stderr)
+                        dynamic_ncols=tty, ncols=None if tty else 100, mininterval=0.1 if tty else 30.0,
+                        smoothing=0.05, disable=not progress, desc=plan.spec.name, file=sys.stderr)
 
     def _fill(self) -> None:
         """Give every live actor up to ``per_actor`` batches."""
@@ -286,7 +288,8 @@ class _Run:
                 self.load[i] -= 1
                 self.copies[batch.key] -= 1
                 self._collect(ref, i, batch)
-            self.bar.refresh()
+            if self.tty:  # keep the elapsed time ticking on a terminal; a log gets tqdm's own pace
+                self.bar.refresh()
             self.tick()
 
     def tick(self, force: bool = False) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -227,12 +228,36 @@ def check_model(name: str) -> None:
         import huggingface_hub as hf
 
         cached = hf.try_to_load_from_cache(name, "config.json")
-        if isinstance(cached, str) or hf.file_exists(name, "config.json"):
+        if isinstance(cached, str):
             return
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+            raise SpecError(f"unknown model {name!r}: not cached locally and HF_HUB_OFFLINE is set ({known})")
+        hub_unreachable(name, known)  # fail in a second, not after the hub client's retries
+        if hf.file_exists(name, "config.json"):
+            return
+    except SpecError:
+        raise
     except Exception as e:  # offline, gated, rate-limited: say what failed
         raise SpecError(f"unknown model {name!r}: not cached locally and the hub lookup failed "
                         f"({type(e).__name__})") from None
     raise SpecError(f"unknown model {name!r}: no config.json on the Hugging Face hub ({known})")
+
+
+def hub_unreachable(name: str, known: str, timeout: float = 3.0) -> None:
+    """Raise ``SpecError`` at once when the Hugging Face hub cannot be reached (offline machine):
+    one TCP connect to ``HF_ENDPOINT`` (default huggingface.co:443) instead of the hub client's
+    retry loop (measured: 29 s and 11 retry lines offline)."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise SpecError(f"unknown model {name!r}: not cached locally and the hub ({host}) is unreachable "
+                        f"({type(e).__name__}); offline, use a preset or a checkpoint directory "
+                        f"({known}), or set HF_HUB_OFFLINE=1 to skip the lookup") from None
 
 
 # ---------------------------------------------------------------------------- expansion

@@ -42,3 +42,21 @@ def test_notebook_runs_on_a_fixture_sweep(name, kernel_env, tmp_path, monkeypatc
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure was displayed"
+
+
+def test_notebook_finds_the_main_jobs_sweep_from_its_own_folder(kernel_env, tmp_path, monkeypatch):
+    """Without DLLM_SWEEP_DIR, a notebook run in its folder (as Jupyter and nbconvert run it) reads
+    runs/pareto at the checkout root, not a runs/pareto under analysis/notebooks."""
+    repo = tmp_path / "checkout"
+    (repo / "analysis" / "notebooks").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    write_sweep(repo / "runs" / "pareto", n_problems=6, n_samples=4)
+    monkeypatch.delenv("DLLM_SWEEP_DIR", raising=False)
+    monkeypatch.setenv("JUPYTER_PATH", str(kernel_env))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(NOTEBOOKS / "frontier.ipynb", as_version=4)
+    here = repo / "analysis" / "notebooks"
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(here)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any(f"sweep: {repo / 'runs' / 'pareto'}" in o.get("text", "") for o in outputs)

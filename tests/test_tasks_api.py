@@ -4,11 +4,11 @@ import dataclasses
 import pytest
 
 from workers.tasks import TASKS, Grade, Problem, Task, load_task
-from workers.tasks import arith, countdown
+from workers.tasks import arith, countdown, sudoku
 from workers.tasks.base import read_jsonl
 
 
-@pytest.mark.parametrize("name", ["countdown", "arith"])
+@pytest.mark.parametrize("name", ["countdown", "arith", "sudoku"])
 def test_registered_task_has_the_contract_fields(name):
     task = load_task(name)
     assert isinstance(task, Task)
@@ -22,12 +22,13 @@ def test_registered_task_has_the_contract_fields(name):
         assert p.problem_id.startswith(name + "-")
         assert p.prompt.isascii() and p.prompt.endswith("\n")
         assert p.meta["completion"].isascii()
-        # every reference completion fits, leaving room for at least one EOS
-        assert len(p.meta["completion"]) < task.gen_length
+        # every reference completion fits, leaving room for at least one EOS (sudoku's is the
+        # fixed 16 cells: gen_length is exactly the grid)
+        assert len(p.meta["completion"]) <= task.gen_length - (name != "sudoku")
     assert len({p.problem_id for p in task.problems}) == len(task.problems)
 
 
-@pytest.mark.parametrize("name", ["countdown", "arith"])
+@pytest.mark.parametrize("name", ["countdown", "arith", "sudoku"])
 def test_tiers_have_equal_counts_and_are_interleaved(name):
     task = load_task(name)
     tiers = list(task.tiers)
@@ -46,7 +47,7 @@ def test_unknown_task_is_a_one_line_value_error_listing_known_names():
         assert known in msg
 
 
-@pytest.mark.parametrize("name", ["countdown", "arith"])
+@pytest.mark.parametrize("name", ["countdown", "arith", "sudoku"])
 def test_bad_split_or_difficulty_is_a_one_line_value_error(name):
     for kw in ({"split": "validation"}, {"difficulty": "impossible"}):
         with pytest.raises(ValueError) as e:
@@ -66,7 +67,7 @@ def test_problem_and_grade_are_frozen_and_hashable():
     assert len({g, Grade(True, "1", None), Grade(True, "1", None, "why")}) == 1
 
 
-@pytest.mark.parametrize("name", ["countdown", "arith"])
+@pytest.mark.parametrize("name", ["countdown", "arith", "sudoku"])
 def test_grade_never_raises(name):
     task = load_task(name)
     p = task.problems[0]
@@ -79,13 +80,13 @@ def test_grade_never_raises(name):
         assert g.correct is False and g.error  # a caller bug is reported as an error
 
 
-@pytest.mark.parametrize("mod", [countdown, arith])
+@pytest.mark.parametrize("mod", [countdown, arith, sudoku])
 def test_bundled_test_set_is_the_deterministic_generation_of_its_version(mod):
     assert mod.DATA_FILE.name == f"{mod.VERSION}-test.jsonl"
     assert read_jsonl(mod.DATA_FILE) == mod.generate_test_set()
 
 
-@pytest.mark.parametrize("name", ["countdown", "arith"])
+@pytest.mark.parametrize("name", ["countdown", "arith", "sudoku"])
 def test_path_override_reads_a_local_jsonl(name, tmp_path):
     task = load_task(name)
     f = tmp_path / "few.jsonl"
@@ -94,7 +95,7 @@ def test_path_override_reads_a_local_jsonl(name, tmp_path):
     assert small.problems == task.problems[:5]
 
 
-@pytest.mark.parametrize("name", ["countdown", "arith"])
+@pytest.mark.parametrize("name", ["countdown", "arith", "sudoku"])
 def test_train_split_problems_are_graded_and_disjoint_from_test(name):
     test_ids = {p.problem_id for p in load_task(name).problems}
     train = load_task(name, split="train", n=300, seed=1)
@@ -103,7 +104,7 @@ def test_train_split_problems_are_graded_and_disjoint_from_test(name):
     assert all(train.grade(p, p.meta["completion"]).correct for p in train.problems)
 
 
-@pytest.mark.parametrize("name", ["countdown", "arith"])
+@pytest.mark.parametrize("name", ["countdown", "arith", "sudoku"])
 def test_charset_covers_every_prompt_and_completion(name):
     task = load_task(name)
     cs = set(task.charset)

@@ -1,13 +1,11 @@
 """End to end with the committed checkpoint: load, decode, grade.
 
-The quality bar (issue 3) is greedy-confidence Pass@1 >= 0.6 on the easiest countdown tier.  The
-checkpoint committed now does NOT reach it (0.15 on the first 60 easy problems: its chains are
-well-formed and end on the target, but it does not find operands that reach it, so some step's
-arithmetic is false), so that check is a strict xfail: it starts failing — and must then be turned back
-into a plain test — as soon as a checkpoint that meets the bar lands.  The arith bar, which the
-checkpoint meets, is checked on 20 problems per tier.
-The first test checks what the current checkpoint does deliver on countdown: well-formed answers
-through the real loading, sampling, decoding and grading path.
+Countdown is the hard task and stays hard: the committed checkpoint solves 3 of the first 20 easy
+problems greedily (0.15; 0.150 on 60, Pass@16 0.45 at τ = 1; medium and hard ~0; README "tiny model
+quality").  Its chains are well-formed and end on the target but some step's arithmetic is false.
+Issue 18 dropped issue 3's countdown bar (greedy 0.6 on easy): the test below pins the measured
+band instead, so a broken decode path (0 solved) or a better checkpoint (> 8) both show up.
+The arith bar, which the checkpoint meets, is checked on 20 problems per tier.
 """
 from __future__ import annotations
 
@@ -42,11 +40,15 @@ def test_checkpoint_writes_well_formed_countdown_answers():
     assert parsed >= 0.9 * N, f"only {parsed}/{N} parseable: {completions}"
 
 
-@pytest.mark.xfail(strict=True, reason="the committed checkpoint misses issue 3's countdown bar (see RECIPE.md)")
-def test_greedy_confidence_reaches_the_easy_tier_bar():
+COUNTDOWN_EASY_BAND = (1, 8)  # solved of the first N easy problems; measured 3 (0.15)
+
+
+def test_countdown_easy_quality_is_the_measured_hard_task_band():
     task, problems, out, completions = decode_easy()
     solved = sum(task.grade(p, c).correct for p, c in zip(problems, completions))
-    assert solved / N >= BAR - TOLERANCE, f"{solved}/{N} solved; completions: {completions}"
+    lo, hi = COUNTDOWN_EASY_BAND
+    assert lo <= solved <= hi, (f"{solved}/{N} solved, outside the measured band {lo}-{hi}: update the README's "
+                                f"countdown figures (and this band) if the checkpoint changed; {completions}")
 
 
 ARITH_BAR = {"2-step": 0.7, "4-step": 0.4}
@@ -63,3 +65,20 @@ def test_greedy_confidence_reaches_the_arith_bar(tier):
         block_length=task.block_length, seeds=list(range(N)))
     solved = sum(task.grade(p, model.decode(t)).correct for p, t in zip(problems, out.tokens))
     assert solved / N >= ARITH_BAR[tier] - TOLERANCE, f"{solved}/{N} solved"
+
+
+def test_tiny_sudoku_any_order_beats_left_to_right_on_the_hard_tier():
+    """004 Table 7's Sudoku direction on the separate checkpoint: greedy entropy (any-order) solves
+    more of the first 40 hard puzzles than greedy left-to-right (measured 35 vs 28; on all 600
+    puzzles 0.967 vs 0.883, `python sweeps/sudoku_order.py`)."""
+    torch.set_num_threads(2)
+    model = load_model("tiny-sudoku")
+    task = load_task("sudoku", difficulty="hard")
+    problems = task.problems[:40]
+    prompts = [model.encode_prompt(p.prompt) for p in problems]
+    solved = {}
+    for name in ("left_to_right", "entropy"):
+        out = make_sampler(name, temperature=0.0).generate(model, prompts, gen_length=task.gen_length,
+                                                           block_length=task.block_length, seeds=list(range(40)))
+        solved[name] = sum(task.grade(p, model.decode(t)).correct for p, t in zip(problems, out.tokens))
+    assert solved["entropy"] >= 32 and solved["entropy"] > solved["left_to_right"], solved

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.models.hf import HFDenoiser
-from workers.tinymodel import CHECKPOINT_DIR
+from workers.tinymodel import CHECKPOINT_DIR, SUDOKU_CHECKPOINT_DIR
 
 #: The committed checkpoint of the embedded default model (resolved from the package, not the CWD).
 TINY_CHECKPOINT = CHECKPOINT_DIR
@@ -36,3 +36,5 @@ def register_preset(preset: Preset) -> None:
 
 
 register_preset(Preset("tiny", HFDenoiser, str(TINY_CHECKPOINT), local=True))
+# 4×4 Sudoku only (004 Table 7's "Sudoku (4)"): workers/tinymodel/sudoku/TRAINING.md
+register_preset(Preset("tiny-sudoku", HFDenoiser, str(SUDOKU_CHECKPOINT_DIR), local=True))

@@ -8,7 +8,7 @@
     task.gen_length, task.block_length, task.version, task.tiers
 
 Registered tasks live in ``TASKS`` (name -> factory accepting ``split``, ``path`` and keywords).
-Synthetic: ``countdown``, ``arith``.  Benchmarks (000 §5, App. B): ``math500``, ``aime24``,
+Synthetic: ``countdown``, ``arith``, ``sudoku`` (4×4).  Benchmarks (000 §5, App. B): ``math500``, ``aime24``,
 ``aime25``, ``gsm8k`` (hub via ``datasets``, or ``path=`` a local JSONL in the dataset's own
 format), ``mmlu_pro`` (002's seeded 1000-question subset),
 ``humaneval``, ``mbpp`` (EvalPlus; HumanEval falls back to the copy bundled with
@@ -33,6 +33,12 @@ def _arith(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
     from .arith import ArithTask
 
     return ArithTask(split=split, path=path, **kw)
+
+
+def _sudoku(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
+    from .sudoku import SudokuTask
+
+    return SudokuTask(split=split, path=path, **kw)
 
 
 def _math500(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
@@ -80,6 +86,7 @@ def _mbpp(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
 TASKS: dict[str, TaskFactory] = {
     "countdown": _countdown,
     "arith": _arith,
+    "sudoku": _sudoku,  # 4×4, 004's "Sudoku (4)"; its own checkpoint: load_model("tiny-sudoku")
     # real benchmarks (000 §5, App. B): hub data via `datasets`/EvalPlus, or path= a local file
     "math500": _math500,
     "aime24": _aime24,

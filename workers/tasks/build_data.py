@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import arith, countdown
+from . import arith, countdown, sudoku
 from .base import read_jsonl, write_jsonl
 
-MODULES = (countdown, arith)
+MODULES = (countdown, arith, sudoku)
 
 
 def main(argv=None) -> int:

@@ -6,7 +6,10 @@ project's synthetic tasks (DESIGN.md §7).
 - ``tokenizer.py``  the character-level tokenizer (``tokenizers`` library)
 - ``train.py``      ``python -m workers.tinymodel.train``: reproducible CPU training
 - ``checkpoint/``   the committed checkpoint; load it with ``workers.models.load_model("tiny")``
+- ``sudoku/``       a separate small checkpoint trained on 4×4 Sudoku only (004's Sudoku case),
+                    ``load_model("tiny-sudoku")``; kept apart so the shared model's quality is untouched
 """
 from pathlib import Path
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoint"
+SUDOKU_CHECKPOINT_DIR = Path(__file__).resolve().parent / "sudoku"

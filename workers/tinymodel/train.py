@@ -2,8 +2,10 @@
 
     python -m workers.tinymodel.train                 # the committed checkpoint (CPU, 2 threads, ~55 min)
     python -m workers.tinymodel.train --steps 200 --out /tmp/tiny-smoke   # a quick smoke run
+    python -m workers.tinymodel.train --mix sudoku=1 --layers 4 --steps 1200 --threads 1 \
+        --warmup 120 --eval-every 400 --out workers/tinymodel/sudoku      # tiny-sudoku (RECIPE.md)
 
-Each step draws one task (countdown or arith, by ``--mix`` weights), a batch of fresh training
+Each step draws one task (countdown, arith or sudoku, by ``--mix`` weights), a batch of fresh training
 pairs from that task's generator (never from its test bucket), and builds sequences
 ``[left padding][prompt][completion + EOS fill to the task's gen_length]``.  The loss is
 LLaDA's SFT masking (``model.masked_diffusion_loss``): response positions (EOS fill included)
@@ -39,7 +41,7 @@ from workers.tinymodel.model import TinyDiffusionConfig, TinyDiffusionLM, masked
 from workers.tinymodel.tokenizer import build_tokenizer
 
 DEFAULT_OUT = CHECKPOINT_DIR
-TASKS = ("countdown", "arith")
+TASKS = ("countdown", "arith", "sudoku")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -159,7 +161,8 @@ def lr_at(step: int, args: argparse.Namespace) -> float:
 
 
 @torch.no_grad()
-def quick_eval(model: TinyDiffusionLM, tokenizer: Any, per_tier: int) -> dict[str, float]:
+def quick_eval(model: TinyDiffusionLM, tokenizer: Any, per_tier: int,
+               tasks: Sequence[str] = ("countdown", "arith")) -> dict[str, float]:
     """Greedy one-token confidence decoding on the first ``per_tier`` test problems per tier."""
     from workers.models.hf import HFDenoiser
     from workers.samplers import make_sampler
@@ -170,7 +173,7 @@ def quick_eval(model: TinyDiffusionLM, tokenizer: Any, per_tier: int) -> dict[st
     den = HFDenoiser(model, tokenizer, name="training")
     sampler = make_sampler("confidence", temperature=0.0)
     out: dict[str, float] = {}
-    for name in TASKS:
+    for name in tasks:
         task = load_task(name)
         for tier in task.tiers:
             probs = task.by_difficulty(tier)[:per_tier]
@@ -254,13 +257,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             history.append({"step": step + 1, "loss": sum(window) / len(window), "wall_s": round(time.time() - t0, 1)})
             window = []
         if args.eval_every and (step + 1) % args.eval_every == 0 and step + 1 < args.steps:
-            res = quick_eval(model, tokenizer, args.eval_problems)
+            res = quick_eval(model, tokenizer, args.eval_problems, names)
             evals.append({"step": step + 1, **res})
             tqdm.write(f"step {step + 1}: loss {ema:.4f} | greedy Pass@1 "
                        + " ".join(f"{k} {v:.2f}" for k, v in res.items()), file=sys.stderr)
     bar.close()
     wall = time.time() - t0
-    final = quick_eval(model, tokenizer, args.eval_problems) if args.eval_every else {}
+    final = quick_eval(model, tokenizer, args.eval_problems, names) if args.eval_every else {}
     if final:
         evals.append({"step": args.steps, **final})
         print("final greedy Pass@1 " + " ".join(f"{k} {v:.2f}" for k, v in final.items()), file=sys.stderr)
