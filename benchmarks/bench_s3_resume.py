@@ -2,7 +2,7 @@
 
 Starts moto's S3 server on 127.0.0.1 (``moto[server]``, the test extra), writes a finished sweep
 of synthetic shards there (exactly as workers leave them, 32 jobs per shard), then times, through
-pyarrow's S3FileSystem as a cluster driver uses it (issue 19):
+pyarrow's S3FileSystem as a cluster driver uses it:
 
 1. the resume scan the driver runs on an object store: list ``shards/``, then per shard the
    footer and the job_id column only (``SweepDir.scan(full=False)``), 8 requests in flight;

@@ -22,7 +22,7 @@ def result(sweep_dir, tag: str):
 
 @pytest.fixture()
 def sweep(tmp_path):
-    """Two result shards plus every kind of file a reader must skip (issue 17 item 3)."""
+    """Two result shards plus every kind of file a reader must skip."""
     rows = outcomes([("confidence", "p1", 3, 1), ("confidence", "p2", 2, 2)])
     shards = tmp_path / "shards"
     shards.mkdir()

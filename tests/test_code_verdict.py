@@ -1,4 +1,4 @@
-"""Verdicts untrusted code cannot forge (issue 17, item 1).
+"""Verdicts untrusted code cannot forge.
 
 The candidate's sandboxed process only reports outputs, as plain data, on a private channel; the
 expected values stay in this process, which compares.  Every forgery below is a wrong solution

@@ -5,7 +5,7 @@ window of masked positions, say which positions to commit and with which tokens.
 else — prompt padding, block semi-autoregressive windows, per-sample random streams, the model
 forward, bookkeeping of nfe / forward_rows / bits / commit order — lives here, once.
 
-Per-sample random streams (DESIGN §3): sample b draws its uniforms only from its own
+Per-sample random streams (docs/design.md §3): sample b draws its uniforms only from its own
 ``torch.Generator`` seeded with ``seeds[b]``, and only through ``Step.rand(n)`` with an ``n`` that
 does not depend on the rest of the batch, so its output is the same alone or in any batch.
 Samples that finish early leave the batch (their rows are no longer forwarded).
@@ -26,7 +26,7 @@ LN2 = math.log(2.0)
 
 @dataclass
 class Trace:
-    """What happened while decoding one sample (attribute names are a contract, DESIGN §3)."""
+    """What happened while decoding one sample (attribute names are a contract, docs/design.md §3)."""
 
     nfe: int = 0                       # sequential forward passes (rounds)
     forward_rows: int = 0              # sequences forwarded in total (> nfe with lookahead)

@@ -1,4 +1,4 @@
-"""Tasks: fixed, versioned test problems plus exact graders (DESIGN.md §3).
+"""Tasks: fixed, versioned test problems plus exact graders (docs/design.md §3).
 
     from workers.tasks import load_task
     task = load_task("countdown")            # split="test" (default) or "train"
