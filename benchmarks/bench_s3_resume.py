@@ -12,7 +12,7 @@ pyarrow's S3FileSystem as a cluster driver uses it:
 
 Bytes read per shard are counted in (1) and (2) on a sample, in a separate untimed pass.  Small
 shards are read whole either way (pyarrow fetches the last 64 KiB to find the footer): there the
-scan's cost is its requests, not its bytes; job_id-only pays off as shards grow (tests/test_s3_sweep.py).  moto is a Python server on this machine, so request
+scan's cost is its requests, not its bytes; job_id-only pays off as shards grow (tests/test_sweep_s3.py).  moto is a Python server on this machine, so request
 latency is far below real S3's (~10-30 ms per request from EC2 in-region, so expect several times
 slower there at the same concurrency; the scan's thread count is the knob).
 

@@ -77,7 +77,7 @@ def test_file_uri_reads_the_same_rows(sweep):
 @pytest.mark.filterwarnings("ignore::analysis.load.SweepDataWarning")
 def test_non_local_filesystems_go_through_pyarrow_datasets(sweep):
     # SubTreeFileSystem is not a LocalFileSystem, so this takes the generic pyarrow path that
-    # s3:// or gs:// URIs take (tests/test_s3_sweep.py runs a real S3 server).
+    # s3:// or gs:// URIs take (tests/test_sweep_s3.py runs a real S3 server).
     fs = pafs.SubTreeFileSystem(str(sweep), pafs.LocalFileSystem())
     df = load_samples("", filesystem=fs).collect()
     assert df.height == 5
