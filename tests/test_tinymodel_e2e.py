@@ -16,6 +16,10 @@ from workers.models import load_model
 from workers.samplers import make_sampler
 from workers.tasks import load_task
 
+# Each test decodes tens of problems with the committed checkpoint: 30–80 s apiece on 2 shared
+# cores (`python -m pytest --durations=30 -q tests/test_tinymodel_e2e.py`).
+pytestmark = pytest.mark.slow
+
 BAR, TOLERANCE, N = 0.6, 0.15, 20
 
 
