@@ -59,6 +59,7 @@ HAND_ORDERS = {
     "confidence": [1, 2, 0],
     "entropy": [2, 0, 1],
     "margin": [1, 2, 0],
+    "max_prob": [1, 2, 0],
     "left_to_right": [0, 1, 2],
 }
 
@@ -119,6 +120,7 @@ def test_greedy_and_sampled_position_rules_match_enumeration_step_by_step(joint,
         "entropy": lambda m, tok: (m * np.log(np.where(m > 0, m, 1))).sum(1),
         "margin": lambda m, tok: np.diff(np.sort(m, 1)[:, -2:], axis=1)[:, 0],
         "left_to_right": lambda m, tok: -np.arange(len(m), dtype=float),
+        "max_prob": lambda m, tok: m.max(1),      # ranks on the marginal, whatever token is drawn
     }
     for name, score_fn in rules.items():
         for elig, marg, mask, tok, _ in replay(joint, name, {"temperature": temperature}):
