@@ -188,6 +188,44 @@ def test_med_commits_exactly_its_rule_and_respects_its_kl_bound(joint):
     assert multi > 0, "the bound was never exercised"
 
 
+def set_kl(model: ExactJointModel, x: torch.Tensor, positions: list[int]) -> tuple[float, float]:
+    """(KL(joint of ``positions`` ‖ product of their marginals), Σ their marginal entropies) in
+    nats, given the unmasked tokens of the row ``x``, by enumeration of the table."""
+    n = model.n
+    gen = x[-n:].tolist()
+    table = model.distribution(x[:-n].tolist()).numpy()
+    joint: dict[tuple, float] = {}
+    for k, seq in enumerate(model.seqs.tolist()):
+        if all(g == model.mask_id or g == s for g, s in zip(gen, seq)):
+            key = tuple(seq[j] for j in positions)
+            joint[key] = joint.get(key, 0.0) + table[k]
+    z = sum(joint.values())
+    marg = exact_marginals(model, x)[positions]
+    kl = sum(p / z * math.log((p / z) / np.prod([marg[i, v] for i, v in enumerate(key)]))
+             for key, p in joint.items() if p > 0)
+    return kl, float(entropies(marg).sum())
+
+
+def test_med_committed_sets_obey_004_kl_bound_on_the_exact_joint():
+    """004 Eq. 5: KL(p(x^A | ·) ‖ Π p(x^i | ·)) ≤ Σ_{i∈A} H_i < λ·|A| ≤ λ·k_max for each committed
+    set A of a non-forced round, with the KL computed exactly from the joint."""
+    model = ExactJointModel.random(V=3, n=4, seed=4, num_tables=2, concentration=0.1)
+    worst, multi = 0.0, 0
+    for lam, k_max in ((0.3, 2), (0.6, 4), (0.15, 3), (1.0, 4)):
+        rec = Recorder(make_sampler("med", lam=lam, k_max=k_max))
+        rec.sampler.generate(model, [[1]] * 30, gen_length=4, block_length=4, seeds=range(30))
+        for step, commit in rec.log:
+            for a in range(step.x.shape[0]):
+                A = [int(j) for j in commit.mask[a].nonzero().squeeze(1)]
+                if len(A) < 2:
+                    continue
+                kl, h = set_kl(model, step.x[a], [int(step.window_start[a]) + j for j in A])
+                assert not bool(commit.forced[a])
+                assert -1e-12 <= kl <= h + 1e-12 and h < lam * len(A) <= lam * k_max
+                worst, multi = max(worst, kl), multi + 1
+    assert multi > 0 and worst > 1e-4, "no correlated multi-token commit: the bound was never exercised"
+
+
 @pytest.mark.parametrize("name", ["threshold", "factor", "eb", "med"])
 def test_multi_token_samplers_always_progress_and_account_rounds(joint, name):
     out = make_sampler(name).generate(joint, [[1]] * 40, gen_length=4, block_length=2, seeds=range(40))
@@ -262,5 +300,5 @@ def test_ragged_prompts_need_a_model_that_takes_an_attention_mask():
 
 
 def test_params_list_every_parameter_with_defaults():
-    assert make_sampler("med", lam=0.3).params == {"k_max": 8, "lam": 0.3, "temperature": 1.0}
+    assert make_sampler("med", lam=0.3).params == {"k_max": 32, "lam": 0.3, "temperature": 1.0}
     assert make_sampler("confidence").params == {"temperature": 1.0}
