@@ -63,3 +63,16 @@ def test_imh_rows_name_their_base_sampler(small_model_dir, tmp_path):
     df = pl.read_parquet(f"{tmp_path}/shards/*.parquet")
     assert df["base_sampler"].to_list() == ["margin", "margin"]
     assert df["bits_l2r"].is_null().all()
+
+
+def test_a_spec_asks_for_bits_l2r_and_its_batches_carry_it(small_model_dir):
+    from sweeps.spec import SpecError, expand, spec_from_dict
+
+    d = {"name": "s", "models": [small_model_dir], "tasks": [{"name": "countdown", "limit": 2}],
+         "samplers": ["confidence"], "samples": 2}
+    assert not any(b.bits_l2r for b in expand(spec_from_dict(d)).batches)
+    plan = expand(spec_from_dict({**d, "bits_l2r": True}))
+    assert plan.batches and all(b.bits_l2r for b in plan.batches)
+    assert all(b.subset(b.job_ids[:1]).bits_l2r for b in plan.batches)
+    with pytest.raises(SpecError, match="bits_l2r must be true or false"):
+        spec_from_dict({**d, "bits_l2r": "yes"})
