@@ -17,7 +17,7 @@ from sweeps.grid_script import grid_parser, main_for, run_grid
 from sweeps.spec import SamplerSpec
 
 
-def table(out: str, window: Union[str, int, None] = None) -> None:
+def table(out: str, window: Union[str, int, None] = None, chains: Optional[Sequence[int]] = None) -> None:
     import json
 
     import polars as pl
@@ -27,6 +27,11 @@ def table(out: str, window: Union[str, int, None] = None) -> None:
     s = load_samples(out).filter(pl.col("sampler") == "imh")
     if window is not None:   # runs with another window in the same --out are not mixed in
         s = s.filter(pl.col("params").str.contains(f'"window":{json.dumps(window)}', literal=True))
+    if chains is not None:   # this run's T grid, on the problems every T ran (a resumed or
+        s = s.filter(pl.col("chain_length").is_in(list(chains)))   # interrupted run leaves others)
+        common = (s.group_by(["task", "problem_id"]).agg(pl.col("chain_length").n_unique().alias("_t"))
+                  .filter(pl.col("_t") == len(set(chains))).select(["task", "problem_id"]))
+        s = s.join(common, on=["task", "problem_id"])
     n = s.group_by(["task", "problem_id", "chain_length"]).len().select(pl.col("len").min()).collect().item()
     k = min(8, int(n))
     res = pass_at_k(s, [1, k], by=["chain_length"]).join(
@@ -46,7 +51,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     window: Union[str, int] = int(args.window) if args.window.isdigit() else args.window
     return run_grid(args, [SamplerSpec("imh", grid={"chain_length": chains},
                                        params={"alpha": args.alpha, "window": window})],
-                    lambda out: table(out, window))
+                    lambda out: table(out, window, chains))
 
 
 main = main_for(_main)
