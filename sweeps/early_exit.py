@@ -26,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
     from tqdm import tqdm
 
-    from sweeps.infill_common import (batches, ensure_out, expand, paired_bootstrap_diff, problems, template_text,
-                                      template_for)
+    from sweeps.infill_common import (batches, ensure_out, expand, med_k_max, paired_bootstrap_diff, problems,
+                                      template_text, template_for)
     from workers.models import load_model
     from workers.samplers import make_sampler
     from workers.samplers.infilling import infill
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     model, task = load_model(args.model), load_task(args.task)
     tpl = template_for(args.task, args.reasoning_length, args.answer_length)
     tpl.layout(model)                                  # one-line error if the tokenizer can't encode it
-    configs = [("entropy", {"temperature": 0.0})] + [("med", {"lam": l, "k_max": 4, "temperature": 0.0}) for l in lams]
+    configs = [("entropy", {"temperature": 0.0})] + [("med", {"lam": l, "k_max": med_k_max(args.task), "temperature": 0.0}) for l in lams]
     probs = problems(task, n_prob)
     rows = []
     bar = tqdm(total=len(configs) * len(gammas) * len(probs) * n_samp, desc="early exit", unit="sample")
