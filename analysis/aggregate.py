@@ -49,7 +49,8 @@ def aggregate(lf: pl.LazyFrame, keys: Sequence[str], parts: Iterable[str],
     """Group ``lf`` by ``keys`` and compute the requested ``parts`` (those whose columns exist).
 
     counts      n (rows), c (correct; null counts as wrong — a failed sample is a failed attempt)
-    bits        _bn (rows with bits and nfe), _sx, _sy, _sxx, _syy, _sxy  (x = bits, y = nfe)
+    bits        _bn (rows with bits and nfe), _sx, _sy, _sxx, _syy, _sxy  (x = bits, y = nfe);
+                with ``bits_l2r``: the same sums over rows that have it, prefixed ``_l`` (x = bits_l2r)
     split       _sum_exploit_bits, _sum_explore_bits, _sum_exploit_rounds, _sum_explore_rounds
     bound       _checked, _violations  (002 Thm 3.2 check; needs ``factors``)
     cost        _gen_n (rows that generated), their _sum_nfe, _sum_forward_rows, _sum_wall_s,
@@ -84,6 +85,15 @@ def aggregate(lf: pl.LazyFrame, keys: Sequence[str], parts: Iterable[str],
                  pl.col("_y").sum().alias("_sy"), (pl.col("_x") * pl.col("_x")).sum().alias("_sxx"),
                  (pl.col("_y") * pl.col("_y")).sum().alias("_syy"),
                  (pl.col("_x") * pl.col("_y")).sum().alias("_sxy")]
+        if "bits_l2r" in names:  # 002 §5.1's regressor: left-to-right rescored bits (null unless asked)
+            lvalid = valid & pl.col("bits_l2r").is_not_null()
+            pre["_lx"] = pl.when(lvalid).then(pl.col("bits_l2r").cast(pl.Float64))
+            pre["_ly"] = pl.when(lvalid).then(pl.col("nfe").cast(pl.Float64))
+            pre["_lv"] = lvalid
+            aggs += [pl.col("_lv").sum().cast(pl.Int64).alias("_lbn"), pl.col("_lx").sum().alias("_lsx"),
+                     pl.col("_ly").sum().alias("_lsy"), (pl.col("_lx") * pl.col("_lx")).sum().alias("_lsxx"),
+                     (pl.col("_ly") * pl.col("_ly")).sum().alias("_lsyy"),
+                     (pl.col("_lx") * pl.col("_ly")).sum().alias("_lsxy")]
     if "split" in parts:
         aggs += [pl.col(c).cast(pl.Float64).sum().alias(SUM_PREFIX + c) for c in SPLIT_COLUMNS if c in names]
     factors = list(factors or [])
@@ -127,6 +137,7 @@ def rollup(table: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
     everything else (problem ids, labels, ``_distinct_correct``) is dropped.
     """
     additive = {"n", "c", "_bn", "_sx", "_sy", "_sxx", "_syy", "_sxy", "_checked", "_violations",
+                "_lbn", "_lsx", "_lsy", "_lsxx", "_lsyy", "_lsxy",
                 "_errors", "_gen_n", "_acc_sum", "_acc_n"}
     aggs = []
     for col in table.columns:

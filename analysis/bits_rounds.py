@@ -1,9 +1,21 @@
 """Bits vs rounds (paper 002 §5.1 Fig. 4, §3 Fig. 2; DESIGN §5 "bits-to-rounds", §6).
 
-Per configuration we fit the OLS line nfe = a + b·bits (rounds on trajectory bits, 002 Fig. 4a),
-check exploit_rounds ≥ exploit_bits·ln2/B(f) (:mod:`analysis.budget`) on every sample that
-records its exploitation split, and report the share of bits and of rounds that exploration and
-exploitation account for (002 Fig. 2) and the bits per exploitation round (002 Fig. 4b).
+Per configuration, two labelled OLS fits of rounds on bits:
+
+- ``l2r_slope``/``l2r_intercept``/``l2r_r2`` on ``bits_l2r``: 002 §5.1's regression (Fig. 4a).
+  002 decodes greedily and regresses rounds on each sequence's *true joint* −log2 p, computed by
+  autoregressive (left-to-right) rescoring; null where the sweep did not ask for ``bits_l2r``.
+- ``slope``/``intercept``/``r2`` on ``bits``, the trajectory bits (Σ −log2 p of each token under
+  the state it was committed from) — a second, labelled fit; it is not 002's regressor.
+
+The bound line (``bound_slope`` = ln2/B(f) rounds per bit) and the per-sample check
+exploit_rounds ≥ exploit_bits·ln2/B(f) (:mod:`analysis.budget`) use the *trajectory*
+exploitation bits: Thm 3.2's per-round argument bounds the information of the tokens an
+exploitation round commits under the marginals it decided on, which is what the trajectory
+records round by round; the rescored joint is not split by rounds (and for a real model its
+conditionals need not match the decoding-time marginals), so it cannot be checked per round.
+Also reported: the share of bits and of rounds exploration and exploitation account for (002
+Fig. 2) and the bits per exploitation round (002 Fig. 4b).
 """
 from __future__ import annotations
 
@@ -21,27 +33,33 @@ __all__ = ["LN2", "bits_budget", "rounds_bound", "bits_vs_rounds", "finish_bits_
 BITS_PARTS = ("bits", "split", "bound", "knobs")
 
 
+def _ols(p: str) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """(n, mean x, mean y, slope, r²) of y = nfe on x from the sums ``_{p}bn``, ``_{p}sx``, …"""
+    bn, sx, sy, sxx, syy, sxy = (pl.col(f"_{p}{c}") for c in ("bn", "sx", "sy", "sxx", "syy", "sxy"))
+    n = bn.cast(pl.Float64)
+    m2x, m2y, cxy = sxx - sx ** 2 / n, syy - sy ** 2 / n, sxy - sx * sy / n   # centred sums
+    # Relative slack below which a centred sum is rounding noise (e.g. a constant nfe).
+    eps_x, eps_y = 1e-12 * sxx, 1e-12 * syy
+    # Constant rounds (one-token samplers: nfe = gen_length) have slope exactly 0, not ±1e-15.
+    slope = (pl.when((bn == 0) | (m2x <= eps_x)).then(None)
+             .when(m2y <= eps_y).then(0.0)
+             .otherwise(cxy / m2x))
+    r2 = pl.when((bn > 0) & (m2x > eps_x) & (m2y > eps_y)).then((cxy ** 2 / (m2x * m2y)).clip(0.0, 1.0))
+    return n, pl.when(bn > 0).then(sx / n), pl.when(bn > 0).then(sy / n), slope, r2
+
+
 def finish_bits_rounds(stats: pl.DataFrame, by: Sequence[str], knobs: Mapping[str, str] | None = None) -> pl.DataFrame:
     """Per-group sums from :func:`analysis.aggregate.aggregate` → the :func:`bits_vs_rounds` table."""
-    n = pl.col("_bn").cast(pl.Float64)
-    m2x = pl.col("_sxx") - pl.col("_sx") ** 2 / n   # Σ(x − x̄)²
-    m2y = pl.col("_syy") - pl.col("_sy") ** 2 / n
-    cxy = pl.col("_sxy") - pl.col("_sx") * pl.col("_sy") / n
-    # Relative slack below which a centred sum is rounding noise (e.g. a constant nfe).
-    eps_x, eps_y = 1e-12 * pl.col("_sxx"), 1e-12 * pl.col("_syy")
-    stats = stats.filter(pl.col("_bn") > 0).with_columns(_m2x=m2x, _m2y=m2y, _cxy=cxy)
-    # Constant rounds (one-token samplers: nfe = gen_length) have slope exactly 0, not ±1e-15.
-    slope = (pl.when(pl.col("_m2x") <= eps_x).then(None)
-             .when(pl.col("_m2y") <= eps_y).then(0.0)
-             .otherwise(pl.col("_cxy") / pl.col("_m2x")))
-    r2 = pl.when((pl.col("_m2x") > eps_x) & (pl.col("_m2y") > eps_y)).then(
-        (pl.col("_cxy") ** 2 / (pl.col("_m2x") * pl.col("_m2y"))).clip(0.0, 1.0))
-    out = stats.with_columns(
-        samples=pl.col("_bn"), mean_bits=pl.col("_sx") / n, mean_nfe=pl.col("_sy") / n,
-    ).with_columns(
+    stats = stats.filter(pl.col("_bn") > 0)
+    n, mean_x, mean_y, slope, r2 = _ols("")
+    out = stats.with_columns(samples=pl.col("_bn"), mean_bits=mean_x, mean_nfe=mean_y).with_columns(
         slope=slope, intercept=pl.col("mean_nfe") - slope * pl.col("mean_bits"), r2=r2,
         bits_per_round=pl.col("_sx") / pl.col("_sy"),
     )
+    if "_lbn" in out.columns:   # the left-to-right (true joint) fit, 002 §5.1
+        _, lx, ly, lslope, lr2 = _ols("l")
+        out = out.with_columns(l2r_samples=pl.col("_lbn"), mean_bits_l2r=lx, _lmy=ly).with_columns(
+            l2r_slope=lslope, l2r_intercept=pl.col("_lmy") - lslope * pl.col("mean_bits_l2r"), l2r_r2=lr2)
     cols = set(out.columns)
     s = {c: pl.col(SUM_PREFIX + c) for c in ("exploit_bits", "explore_bits", "exploit_rounds", "explore_rounds")}
 
@@ -70,11 +88,13 @@ def finish_bits_rounds(stats: pl.DataFrame, by: Sequence[str], knobs: Mapping[st
 
 
 def bits_vs_rounds(samples, by: Sequence[str] | None = None, knobs: Mapping[str, str] | None = None) -> pl.DataFrame:
-    """Per configuration: OLS of ``nfe`` (rounds) on ``bits`` and the bits-to-rounds bound check.
+    """Per configuration: OLS of ``nfe`` (rounds) on bits, and the bits-to-rounds bound check.
 
     Columns: the ``by`` columns (default: the configuration columns), ``samples``,
-    ``mean_bits``, ``mean_nfe``, ``slope`` (rounds per bit), ``intercept``, ``r2``,
-    ``bits_per_round``; the flattened knob columns and ``knob_name``/``knob``/``series``;
+    ``mean_bits``, ``mean_nfe``, ``slope`` (rounds per trajectory bit), ``intercept``, ``r2``,
+    ``bits_per_round``; with a ``bits_l2r`` column also ``l2r_samples``, ``mean_bits_l2r``,
+    ``l2r_slope``, ``l2r_intercept``, ``l2r_r2`` (002 §5.1's fit on the left-to-right rescored
+    bits; null for configurations without them); the flattened knob columns and ``knob_name``/``knob``/``series``;
     with the exploit/explore columns also ``explore_bit_share``, ``explore_round_share``,
     ``exploit_bits_per_round``; with ``factor`` also ``budget_nats`` (B(f)), ``bound_slope``
     (ln2/B(f), rounds per bit), ``bound_checked`` and ``bound_violations`` (samples with

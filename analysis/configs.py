@@ -13,7 +13,7 @@ from typing import Iterable, Mapping
 import polars as pl
 
 __all__ = ["KNOBS", "DEFAULT_KNOB", "knob_of", "with_knob", "config_columns", "group_columns",
-           "problem_key", "series_labels", "selector"]
+           "problem_key", "series_labels", "selector", "IMH_BASE_SAMPLERS", "base_sampler_of", "imh_base_configs"]
 
 # Sampler → the flattened column holding its knob (DESIGN §3/§5).  Samplers not listed are
 # one-token samplers (random, confidence, entropy, margin, left_to_right) whose knob is the
@@ -118,3 +118,58 @@ def selector(spec: str | Mapping[str, object]) -> tuple[pl.Expr, str]:
     for col, val in spec.items():
         expr = expr & (pl.col(col).is_null() if val is None else pl.col(col) == val)
     return expr, ", ".join(f"{c}={v}" for c, v in spec.items())
+
+
+# IMH position rule → the registered baseline IMH equals at α = 1 (000 §4.3; issue 16).  The same
+# table as ``workers.samplers.imh.BASE_SAMPLERS`` (analysis does not import torch; a test keeps
+# the two equal).  Rows written since issue 16 carry it in the ``base_sampler`` column.
+IMH_BASE_SAMPLERS: dict[str, str] = {"confidence": "max_prob", "entropy": "entropy", "margin": "margin",
+                                     "random": "random"}
+IMH_DEFAULT_POSITION = "confidence"
+
+
+def base_sampler_of(sampler: str, params: str | Mapping[str, object] | None) -> str | None:
+    """The baseline an IMH configuration starts from at α = 1 (None for other samplers).
+
+    ``params`` is the row's ``params`` JSON (or a dict); a missing ``position`` is IMH's default.
+    """
+    if sampler != "imh":
+        return None
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except ValueError:
+            params = {}
+    position = (params or {}).get("position", IMH_DEFAULT_POSITION) if isinstance(params, Mapping) else IMH_DEFAULT_POSITION
+    return IMH_BASE_SAMPLERS.get(str(position))
+
+
+def imh_base_configs(configs: pl.DataFrame) -> pl.DataFrame:
+    """Pair every IMH configuration with its base sampler's configurations in the same table.
+
+    ``configs``: one row per configuration with ``sampler`` and ``params`` (JSON) and any of
+    ``model``, ``task``, ``gen_length``, ``block_length`` (matched exactly); a ``base_sampler``
+    column (the row contract's, issue 16) is used where present, else the base is derived from
+    IMH's ``position`` (:func:`base_sampler_of`).  Returns one row per (IMH config, base config):
+    the matched columns, ``params`` (IMH's), ``alpha``, ``base_sampler``, ``base_params``,
+    ``base_temperature`` — so a report draws IMH's α-curve next to the base's τ-curve, whose
+    α = 1 end is the base's τ = 1 point (IMH's proposal at α is the base's draw at τ = 1/α).
+    """
+    if not {"sampler", "params"} <= set(configs.columns):
+        raise ValueError("imh_base_configs needs the columns 'sampler' and 'params'")
+    keys = [c for c in ("model", "task", "gen_length", "block_length") if c in configs.columns]
+    imh = configs.filter(pl.col("sampler") == "imh")
+    derived = [base_sampler_of("imh", p) for p in imh["params"].to_list()]
+    if "base_sampler" in imh.columns:
+        derived = [b if b is not None else d for b, d in zip(imh["base_sampler"].to_list(), derived)]
+    alphas = [json.loads(p).get("alpha") if isinstance(p, str) and p.startswith("{") else None
+              for p in imh["params"].to_list()]
+    left = imh.select([*keys, "params"]).with_columns(
+        alpha=pl.Series(alphas, dtype=pl.Float64), base_sampler=pl.Series(derived, dtype=pl.String))
+    bases = configs.filter(pl.col("sampler") != "imh").select([*keys, "sampler", "params"]).unique()
+    temps = [json.loads(p).get("temperature") if isinstance(p, str) and p.startswith("{") else None
+             for p in bases["params"].to_list()]
+    bases = bases.rename({"sampler": "base_sampler", "params": "base_params"}).with_columns(
+        base_temperature=pl.Series(temps, dtype=pl.Float64))
+    out = left.join(bases, on=[*keys, "base_sampler"], how="inner", nulls_equal=True)
+    return out.sort([*keys, "alpha", "base_temperature"], nulls_last=True)

@@ -32,7 +32,7 @@ from .diversity import diversity_sample, distinct_from_counts, similarity_from_s
 from .frontier import FRONTIER_K, frontier_from_counts
 from .load import SweepDataError, SweepDataWarning, find_shards, load_samples, resolve_path
 from .passk import estimate_pass_at_k, k_grid
-from .strata import DEFAULT_REFERENCE, STRATA_K, stratified_from_counts, tiers_from_counts
+from .strata import DEFAULT_REFERENCE, STRATA_K, strata_split, stratified_from_counts
 
 __all__ = ["write_report", "main", "REPORT_DIRNAME"]
 
@@ -256,24 +256,34 @@ def _frontier_section(d: _Data, r: _Report, n_boot: int, seed: int) -> int | Non
     return k
 
 
-def _strata_section(d: _Data, r: _Report, reference: str | Mapping[str, object] | None) -> None:
-    top = int(d.cfg["n_min"].max())
-    if top < 2:
-        r.skip("Difficulty strata", "needs at least 2 samples per problem")
-        return
-    k = _pow2_at_most(min(STRATA_K, top))
+def _strata_section(d: _Data, r: _Report, reference: Any) -> None:
+    """Tiers are rated on samples disjoint from the ones scored (strata_split): task labels, a
+    reference sweep (``reference`` = a path), or the reference sampler's even seeds."""
     try:
-        tiers, source = tiers_from_counts(d.pt, d.problem_ids, reference)
+        split = strata_split(d.lf, reference)
     except SweepDataError as exc:
         r.skip("Difficulty strata", str(exc))
         return
-    keep = d.cfg.filter(pl.col("n_min") >= k)
-    counts = d.pt.join(keep.select(d.configs), on=d.configs, nulls_equal=True)
-    chosen = counts.join(d.best.select(d.configs), on=d.configs, nulls_equal=True)
-    table = stratified_from_counts(chosen, tiers, k, [*d.groups, "label"], d.problem_ids)
-    r.summary["strata"] = {"k": k, "tier_source": source, "table": table,
-                           "tiers": tiers.group_by("tier").len().sort("tier")}
-    r.md.append(f"## Difficulty-stratified Pass@{k}\n\nPaper 000 Fig. 3 (middle). Tiers from {source}. "
+    keys = list(dict.fromkeys([*d.configs, *d.problems]))
+    counts = (split.scored.group_by(keys)
+              .agg(pl.len().cast(pl.Int64).alias("n"),
+                   pl.col("correct").fill_null(False).sum().cast(pl.Int64).alias("c"))
+              .collect(engine="streaming")
+              .join(d.best.select([*d.configs, "label"]), on=d.configs, nulls_equal=True))
+    # one k for every configuration, so they compare; with the seed split the reference keeps
+    # only its odd seeds, so k is at most half its n (Pass@k with the n that is left)
+    top = int(counts.group_by(d.configs).agg(pl.col("n").min())["n"].min() or 0)
+    if top < 2:
+        r.skip("Difficulty strata", "needs at least 2 scored samples per problem"
+               + (" (the reference's even seeds rate the tiers and are not scored)" if "seeds" in split.source else ""))
+        return
+    k = _pow2_at_most(min(STRATA_K, top))
+    keep = counts.group_by(d.configs).agg(pl.col("n").min().alias("n_min")).filter(pl.col("n_min") >= k)
+    chosen = counts.join(keep.select(d.configs), on=d.configs, nulls_equal=True)
+    table = stratified_from_counts(chosen, split.tiers, k, [*d.groups, "label"], d.problem_ids)
+    r.summary["strata"] = {"k": k, "tier_source": split.source, "table": table,
+                           "tiers": split.tiers.group_by("tier").len().sort("tier")}
+    r.md.append(f"## Difficulty-stratified Pass@{k}\n\nPaper 000 Fig. 3 (middle). Tiers from {split.source}. "
                 f"Each sampler at its best configuration by {d.best_by}.\n")
     wide = table.pivot(on="label", index=[*d.multi, "tier", "problems"], values=f"pass@{k}", aggregate_function="first")
     r.md.append(_md_table(wide))
@@ -536,7 +546,10 @@ def _run(d: _Data, r: _Report, *, reference: Any, n_boot: int, seed: int) -> Non
     _guard(r, "Difficulty strata", lambda: _strata_section(d, r, reference))
     _guard(r, "Bits vs rounds", lambda: _bits_section(d, r))
     _guard(r, "Cost", lambda: _cost_section(d, r))
-    _guard(r, "Significance", lambda: _significance_section(d, r, k_front, reference, n_boot, seed))
+    # a reference *sweep* (a path) rates strata only; significance compares against a sampler here
+    sampler_ref = None if isinstance(reference, (str, os.PathLike)) and (
+        "/" in str(reference) or os.path.isdir(reference)) else reference
+    _guard(r, "Significance", lambda: _significance_section(d, r, k_front, sampler_ref, n_boot, seed))
     _guard(r, "IMH acceptance", lambda: _acceptance_section(d, r))
     _guard(r, "Diversity", lambda: _diversity_section(d, r, k_front, seed))
 
@@ -621,11 +634,12 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m analysis.report DIR [--out OUT] [--reference SAMPLER]``."""
+    """Command line: ``python -m analysis.report DIR [--out OUT] [--reference SAMPLER|DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", help="sweep directory or filesystem URI holding the Parquet shards")
     parser.add_argument("--out", help="output directory (default: SWEEP_DIR/report)")
-    parser.add_argument("--reference", help=f"sampler defining difficulty tiers (default: {DEFAULT_REFERENCE})")
+    parser.add_argument("--reference", help="difficulty tiers from this sampler's even seeds (default: "
+                        f"{DEFAULT_REFERENCE}), or from another sweep's shards when it is a directory / URI")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--no-dedupe", action="store_true", help="keep rows that repeat a job_id")
     args = parser.parse_args(argv)

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from analysis.stats import mean_ci
-    from sweeps.infill_common import (batches, ensure_out, expand, problems, template_text,
+    from sweeps.infill_common import (batches, ensure_out, expand, med_k_max, problems, template_text,
                                       template_for)
     from workers.models import load_model
     from workers.samplers import make_sampler
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     model, task = load_model(args.model), load_task(args.task)
     tpl = template_for(args.task, args.reasoning_length, args.answer_length)
     tpl.layout(model)                                  # one-line error if the tokenizer can't encode it
-    configs = [("entropy", {"temperature": 0.0})] + [("med", {"lam": l, "k_max": 4, "temperature": 0.0}) for l in lams]
+    configs = [("entropy", {"temperature": 0.0})] + [("med", {"lam": l, "k_max": med_k_max(args.task), "temperature": 0.0}) for l in lams]
     probs = problems(task, n_prob)
     rows = []
     bar = tqdm(total=len(configs) * len(gammas) * len(probs) * n_samp, desc="early exit", unit="sample")

@@ -27,8 +27,9 @@ def grid_parser(prog: str, description: str, name: str, problems: int, samples: 
 
 
 def run_grid(args: argparse.Namespace, samplers: list[SamplerSpec],
-             table: Callable[[str], None]) -> int:
-    """Run the grid (resumable, like every sweep), then print the script's table."""
+             table: Callable[[str], None], bits_l2r: bool = False) -> int:
+    """Run the grid (resumable, like every sweep), then print the script's table.
+    ``bits_l2r``: also rescore every sample left to right (row column ``bits_l2r``)."""
     problems, samples = (3, 4) if args.smoke else (args.problems, args.samples)
     if problems < 1 or samples < 1:
         raise SpecError("--problems and --samples must be >= 1")
@@ -37,7 +38,7 @@ def run_grid(args: argparse.Namespace, samplers: list[SamplerSpec],
         args.out = f"runs/{name}"
     tasks = [TaskSpec(t.strip(), limit=problems) for t in args.task.split(",") if t.strip()]
     spec = SweepSpec(name=name, models=[args.model], tasks=tasks, samplers=samplers,
-                     samples=samples, batch_size=32)
+                     samples=samples, batch_size=32, bits_l2r=bits_l2r)
     status = execute(spec, args)
     if status == 0:
         table(args.out)

@@ -17,9 +17,19 @@ from workers.tasks import arith
 TEMPLATES: dict[str, Template] = {
     "arith": Template(reasoning_length=arith.INFILL_REASONING_LENGTH, answer_length=arith.INFILL_ANSWER_LENGTH,
                       delimiter=arith.INFILL_DELIMITER, closing=arith.INFILL_CLOSING),
-    "math500": Template(reasoning_length=256, answer_length=16),
-    "gsm8k": Template(reasoning_length=224, answer_length=16),
+    "math500": Template(reasoning_length=256),   # answer block: 004 §5.1's 10 tokens (the default)
+    "gsm8k": Template(reasoning_length=224),
 }
+# MED's k_max per task: 004 App. A's 32 (the sampler default) for real models; the tiny model's
+# arith keeps 4 (its reasoning blocks are 8 tokens, and k_max = 32 would not bind there at all).
+MED_K_MAX: dict[str, int] = {"arith": 4}
+
+
+def med_k_max(task: str) -> int:
+    """k_max for MED on ``task`` (see :data:`MED_K_MAX`; else the sampler's default, 32)."""
+    from workers.samplers.med import MEDSampler
+
+    return MED_K_MAX.get(task, MEDSampler().k_max)
 
 
 def template_for(task: str, reasoning_length: Optional[int], answer_length: Optional[int]) -> Template:

@@ -69,6 +69,7 @@ class SweepSpec:
     samples: int = 16
     seed: int = 0
     batch_size: int = 32
+    bits_l2r: bool = False   # rescore every sample left to right (row column bits_l2r; 002 §5.1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,7 +110,7 @@ def _str_list(v: Any, where: str) -> Optional[list[str]]:
 
 def spec_from_dict(d: Any, source: str = "spec") -> SweepSpec:
     """Build and check a spec from plain data (parsed YAML); raises ``SpecError``."""
-    top = ("name", "models", "tasks", "samplers", "samples", "seed", "batch_size")
+    top = ("name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "bits_l2r")
     d = _keys(d, source, top, required=("name", "models", "tasks", "samplers"))
     tasks = []
     raw_tasks = d["tasks"] if isinstance(d["tasks"], list) else [d["tasks"]]
@@ -128,8 +129,10 @@ def spec_from_dict(d: Any, source: str = "spec") -> SweepSpec:
         s = _keys(s, where, ("name", "grid", "params"), ("name",))
         samplers.append(SamplerSpec(name=s["name"], grid=s.get("grid") or {}, params=s.get("params") or {}))
     models = _str_list(d["models"], f"{source}: models")
+    if not isinstance(d.get("bits_l2r", False), bool):
+        raise SpecError(f"{source}: bits_l2r must be true or false, got {d['bits_l2r']!r}")
     spec = SweepSpec(name=d["name"], models=models or [], tasks=tasks, samplers=samplers,
-                     **{k: d[k] for k in ("samples", "seed", "batch_size") if k in d})
+                     **{k: d[k] for k in ("samples", "seed", "batch_size", "bits_l2r") if k in d})
     validate(spec, source)
     return spec
 
@@ -369,5 +372,6 @@ def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool
                     chunk = jobs[i:i + bs]
                     batches.append(JobBatch(spec.name, model, t.name, sampler, params, gen, block,
                                             tuple(c[0] for c in chunk), tuple(c[1] for c in chunk),
-                                            tuple(c[2] for c in chunk), dict(t.args), dict(args)))
+                                            tuple(c[2] for c in chunk), dict(t.args), dict(args),
+                                            bool(spec.bits_l2r)))
     return Plan(spec, batches, difficulty)

@@ -82,3 +82,25 @@ def test_columns_absent_means_sections_absent_not_errors():
 def test_missing_bits_is_a_one_line_error():
     with pytest.raises(ValueError, match="bits vs rounds needs column.*bits"):
         bits_vs_rounds(pl.DataFrame({"sampler": ["a"], "nfe": [3]}))
+
+
+def test_the_l2r_fit_regresses_rounds_on_the_rescored_bits_and_the_trajectory_fit_is_separate():
+    # bits_l2r = [0, 1, 2] (+ one row without it), nfe = [1, 3, 2, 9]: slope 1/2, intercept 3/2,
+    # R² 1/4 on the three rescored rows (002 §5.1); trajectory bits make a different line.
+    df = pl.DataFrame({"sampler": ["factor"] * 4, "factor": [1.0] * 4, "nfe": [1, 3, 2, 9],
+                       "bits": [5.0, 1.0, 3.0, 7.0], "bits_l2r": [0.0, 1.0, 2.0, None]})
+    row = bits_vs_rounds(df, by=["sampler"]).row(0, named=True)
+    assert row["l2r_samples"] == 3 and row["samples"] == 4
+    assert (row["l2r_slope"], row["l2r_intercept"], row["l2r_r2"]) == pytest.approx((0.5, 1.5, 0.25))
+    assert row["mean_bits_l2r"] == pytest.approx(1.0)
+    # trajectory fit on all four rows: x̄ = 4, ȳ = 3.75, Sxy = 17, Sxx = 20 → slope 0.85
+    assert row["slope"] == pytest.approx(0.85) and row["mean_bits"] == pytest.approx(4.0)
+
+
+def test_without_bits_l2r_the_l2r_fit_is_absent_or_null():
+    df = pl.DataFrame({"sampler": ["a"] * 2 + ["b"] * 2, "bits": [1.0, 2.0, 1.0, 2.0], "nfe": [3, 5, 3, 5],
+                       "bits_l2r": [None, None, 1.0, 3.0]})
+    out = {r["sampler"]: r for r in bits_vs_rounds(df, by=["sampler"]).iter_rows(named=True)}
+    assert out["a"]["l2r_samples"] == 0 and out["a"]["l2r_slope"] is None and out["a"]["mean_bits_l2r"] is None
+    assert out["b"]["l2r_slope"] == pytest.approx(1.0)
+    assert "l2r_slope" not in bits_vs_rounds(df.drop("bits_l2r"), by=["sampler"]).columns

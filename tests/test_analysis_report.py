@@ -116,3 +116,22 @@ def test_remote_filesystems_get_a_local_report_copied_next_to_the_shards(tmp_pat
     out = write_report("sw", out_dir=tmp_path / "local", filesystem=fs, n_boot=10)
     assert out == tmp_path / "local" and (out / "report.md").exists()
     assert (tmp_path / "bucket" / "sw" / "report" / "summary.json").exists()
+
+
+def test_report_strata_are_rated_on_seeds_it_does_not_score(tmp_path):
+    """The report's tiers come from the reference's even seeds and score only its odd seeds
+    (never the same samples: 000 §5 strata must not be circular).  Here confidence solves p1 on
+    exactly its even seeds: rated on them, p1 is easy, and the odd seeds it is scored on all fail.
+    A circular report would call p1 medium (rate 1/2) and score confidence > 0 there."""
+    df = pl.DataFrame([{"sampler": s, "problem_id": "p1", "seed": i,
+                        "correct": (i % 2 == 0) if s == "confidence" else (i < 2)}
+                       for s in ("confidence", "random") for i in range(8)])
+    write_shards(tmp_path, df)
+    summary = json.loads((write_report(tmp_path, n_boot=20) / "summary.json").read_text())
+    strata = summary["strata"]
+    assert "even seeds" in strata["tier_source"]
+    got = {(r["tier"], r["label"]): r for r in strata["table"]}
+    k = strata["k"]
+    assert set(got) == {("easy", "confidence"), ("easy", "random")}
+    assert got["easy", "confidence"][f"pass@{k}"] == 0.0 and got["easy", "confidence"]["samples"] == 4
+    assert got["easy", "random"][f"pass@{k}"] > 0.0 and got["easy", "random"]["samples"] == 8

@@ -10,6 +10,7 @@ import pytest
 
 from analysis.report import EMPTY, SATURATED, headline_text, write_report
 from analysis.synthetic import write_sweep
+from workers.layout import shard_name
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pareto-countdown-easy"
 
@@ -23,7 +24,7 @@ def test_saturated_frontier_is_skipped_with_a_reason_not_drawn(tmp_path):
     src = write_sweep(tmp_path / "syn", n_problems=8, n_samples=4)
     df = pl.read_parquet(f"{src}/shards/*.parquet").with_columns(correct=pl.lit(True))
     (tmp_path / "sat" / "shards").mkdir(parents=True)
-    df.write_parquet(tmp_path / "sat" / "shards" / "all.parquet")
+    df.write_parquet(tmp_path / "sat" / "shards" / shard_name("a" * 32))
     md, summary = _report(tmp_path / "sat", tmp_path / "rep")
     assert "saturated" in summary["skipped"]["Pareto frontier plot"]
     assert not (tmp_path / "rep" / "frontier.png").exists()

@@ -10,6 +10,7 @@ from workers.bounds import bound_holds, factor_budget_nats, round_budget_nats
 from workers.exact_models import ExactJointModel
 from workers.samplers import make_sampler
 from workers.scoring import left_to_right_bits
+from test_samplers_exact import exact_marginals
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +68,58 @@ def test_targeted_exploration_costs_one_forward_and_beam_rows(model):
     K = 3
     s = make_sampler("ete", explore_threshold=1.0, min_masked=K, beam=K, budget=None, threshold=0.99)
     out = s.generate(model, [[0]] * 8, gen_length=6, block_length=6, seeds=range(8))
-    plain = make_sampler("ete", explore=False, budget=None, threshold=0.99)
     for t in out.traces:
         targeted = t.extra["targeted_rounds"]
-        main = t.nfe - targeted
         assert targeted >= 1
-        assert t.forward_rows == main + K * targeted
+        # each round is one row; a targeted one adds a second sequential forward of K rows
+        rounds = len(set(t.commit_step))
+        assert t.nfe == rounds + targeted
+        assert t.forward_rows == rounds + K * targeted
+
+
+BUDGETED = [
+    {"budget": 1, "extra_rounds": 0},
+    {"budget": 1, "extra_rounds": 0, "explore_threshold": 1.0, "min_masked": 1, "beam": 2},
+    {"budget": 2, "extra_rounds": 1, "explore_threshold": 1.0, "min_masked": 1, "beam": 3, "threshold": 0.99},
+    {"budget": 3, "extra_rounds": 0, "explore_threshold": 1.0, "min_masked": 2, "temperature": 1.0},
+]
+
+
+@pytest.mark.parametrize("params", BUDGETED)
+def test_the_budget_counts_every_sequential_forward(model, params):
+    """002 §4: the per-block budget S and the limit n_blocks·S + E are budgets of forward passes;
+    a targeted-exploration round (two sequential forwards) is charged two."""
+    n_blocks, bl = 3, 2
+    out = make_sampler("ete", **params).generate(model, [[0], [1, 1]] * 20, gen_length=6,
+                                                 block_length=bl, seeds=range(40))
+    limit = n_blocks * params["budget"] + params["extra_rounds"]
+    assert max(t.nfe for t in out.traces) <= limit
+    if params.get("explore_threshold") == 1.0:
+        assert any(t.extra["targeted_rounds"] for t in out.traces), "targeted exploration never ran"
+
+
+def test_bits_are_attributed_per_committed_token(model):
+    """Exploitation bits are the tokens that passed the threshold, exploration bits the rest,
+    token by token (a cross-block round can commit both kinds), from exact marginals."""
+    thr = 0.8
+    out = make_sampler("ete", threshold=thr, budget=1, extra_rounds=1, explore=False, temperature=1.0).generate(
+        model, [[0], [1, 1]] * 20, gen_length=6, block_length=2, seeds=range(40))
+    mixed = 0
+    for prompt, row, t in zip([[0], [1, 1]] * 20, out.tokens, out.traces):
+        want = {"exploit": 0.0, "explore": 0.0}
+        for s in sorted(set(t.commit_step)):
+            state = [int(v) if t.commit_step[j] < s else model.mask_id for j, v in enumerate(row)]
+            marg = exact_marginals(model, torch.tensor(prompt + state))
+            kinds = set()
+            for j in (j for j in range(6) if t.commit_step[j] == s):
+                p = marg[j, int(row[j])]
+                kind = "exploit" if p >= thr else "explore"
+                kinds.add(kind)
+                want[kind] -= math.log2(p)
+            mixed += len(kinds) == 2
+        assert t.exploit_bits == pytest.approx(want["exploit"], abs=1e-9)
+        assert t.explore_bits == pytest.approx(want["explore"], abs=1e-9)
+    assert mixed > 0, "no round committed both kinds: the test could not tell per-token from per-round"
 
 
 def test_factor_samples_obey_the_bits_to_rounds_bound(model):

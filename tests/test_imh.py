@@ -21,8 +21,9 @@ def first_commit(out) -> tuple[np.ndarray, np.ndarray]:
     return pos, out.tokens.numpy()[np.arange(len(pos)), pos]
 
 
-def imh_target(model: ExactJointModel, alpha: float, i: int, prompt=(1,)) -> np.ndarray:
-    """π_i(v) ∝ exp(α ℓ_v + Δ̂_v) at the all-masked state, by enumeration (Eq. 8, window = all)."""
+def imh_target(model: ExactJointModel, alpha: float, i: int, prompt=(1,), window=None) -> np.ndarray:
+    """π_i(v) ∝ exp(α ℓ_v + Δ̂_v) at the all-masked state, by enumeration (Eq. 8; Δ̂ sums over
+    ``window``, default R(s′) = every other position)."""
     n, mask = model.n, model.mask_id
     state = torch.tensor(list(prompt) + [mask] * n)
     ell = np.log(exact_marginals(model, state)[i])
@@ -31,7 +32,7 @@ def imh_target(model: ExactJointModel, alpha: float, i: int, prompt=(1,)) -> np.
         s2 = state.clone()
         s2[len(prompt) + i] = v
         marg = exact_marginals(model, s2)
-        delta = sum(math.log((marg[j] ** alpha).sum()) for j in range(n) if j != i)
+        delta = sum(math.log((marg[j] ** alpha).sum()) for j in (range(n) if window is None else window) if j != i)
         logits.append(alpha * ell[v] + delta)
     w = np.exp(np.array(logits) - max(logits))
     return w / w.sum()
@@ -153,3 +154,101 @@ def test_bad_parameters_raise_one_line_errors(params, message):
     with pytest.raises(ValueError, match=message) as err:
         make_sampler("imh", **params)
     assert "\n" not in str(err.value)
+
+
+# --------------------------------------------------------------- IMH's target and base sampler
+@pytest.mark.slow
+def test_default_imh_targets_eq8_with_all_remaining_positions():
+    """000 Eq. 8 sums Δ̂ over R(s′), every remaining masked position — also those in later blocks.
+
+    With two blocks of two, the default IMH (large T) must match π_i with R(s′) = all, and must
+    not match the block-window target (which leaves out block 1)."""
+    model = ExactJointModel.random(V=3, n=4, seed=5, num_tables=2, concentration=0.5)
+    alpha, n = 2.0, 8_000
+    out = make_sampler("imh", alpha=alpha, chain_length=31).generate(
+        model, [[1]] * n, gen_length=4, block_length=2, seeds=range(n))
+    pos, tok = first_commit(out)
+    i = int(pos[0])
+    assert (pos == i).all() and i < 2
+    pi_all = imh_target(model, alpha, i)
+    pi_block = imh_target(model, alpha, i, window=range(2))
+    assert np.abs(pi_all - pi_block).sum() > 0.05, "fixture cannot tell the windows apart"
+    assert chi2_pvalue(counts(tok, 3), pi_all) > 0.01
+    assert chi2_pvalue(counts(tok, 3), pi_block) < 1e-6
+
+
+def base_law(model: ExactJointModel, rule: str, temperature: float = 1.0, prompt=(1,)) -> dict:
+    """Exact law of (commit order, tokens) of a one-token rank-then-sample rule, by enumeration:
+    the position is the argmax of the rule's score on the untempered marginals (uniform for
+    "random"), the token is drawn from p^{1/τ}."""
+    n, mask = model.n, model.mask_id
+    law: dict = {}
+
+    def score(m: np.ndarray) -> np.ndarray:
+        if rule == "max_prob":
+            return m.max(1)
+        if rule == "entropy":
+            return (m * np.log(np.where(m > 0, m, 1))).sum(1)
+        srt = np.sort(m, 1)
+        return srt[:, -1] - srt[:, -2]
+
+    def walk(state: list, order: tuple, prob: float) -> None:
+        masked = [j for j in range(n) if state[j] == mask]
+        if not masked:
+            law[(order, tuple(state))] = law.get((order, tuple(state)), 0.0) + prob
+            return
+        marg = exact_marginals(model, torch.tensor(list(prompt) + state))
+        if rule == "random":
+            choices = [(j, 1.0 / len(masked)) for j in masked]
+        else:
+            s = score(marg)
+            choices = [(max(masked, key=lambda j: (s[j], -j)), 1.0)]
+        for j, pj in choices:
+            w = marg[j] ** (1.0 / temperature)
+            w = w / w.sum()
+            for v in range(model.V):
+                if w[v] > 0:
+                    walk(state[:j] + [v] + state[j + 1:], order + (j,), prob * pj * w[v])
+
+    walk([mask] * n, (), 1.0)
+    return law
+
+
+def law_pvalue(out, law: dict) -> float:
+    cells = {key: k for k, key in enumerate(law)}
+    idx = np.array([cells.get((tuple(t.order), tuple(row)), -1)
+                    for t, row in zip(out.traces, out.tokens.tolist())])
+    assert (idx >= 0).all(), "a sample fell outside the base sampler's support"
+    return chi2_pvalue(counts(idx, len(cells)), np.array(list(law.values())))
+
+
+@pytest.mark.parametrize("position", ["confidence", "entropy", "margin", "random"])
+def test_imh_at_alpha_one_samples_its_base_samplers_law(joint, position):
+    """Issue 16 point 3: IMH(α = 1, any T) = its registered base sampler at τ = 1, as a law over
+    (commit order, tokens), χ² against exact enumeration; the base sampler itself too."""
+    from workers.samplers.imh import BASE_SAMPLERS
+
+    imh = make_sampler("imh", alpha=1.0, chain_length=2, position=position)
+    base_name = imh.base_sampler
+    assert base_name == BASE_SAMPLERS[position]
+    law = base_law(joint, base_name)
+    n = 8_000
+    a = imh.generate(joint, [[1]] * n, gen_length=3, seeds=range(n))
+    b = make_sampler(base_name, temperature=1.0).generate(joint, [[1]] * n, gen_length=3, seeds=range(n, 2 * n))
+    assert law_pvalue(a, law) > 0.01
+    assert law_pvalue(b, law) > 0.01
+
+
+def test_the_law_check_tells_position_rules_apart(joint):
+    """Guard: the χ² over (order, tokens) rejects IMH(α = 1) against another rule's law, and
+    max_prob at τ = 0.5 against its τ = 1 law (so the test above can fail)."""
+    n = 8_000
+    imh = make_sampler("imh", alpha=1.0, chain_length=2, position="confidence")
+    a = imh.generate(joint, [[1]] * n, gen_length=3, seeds=range(n))
+    tv = 0.5 * sum(abs(p - base_law(joint, "entropy").get(k, 0.0)) for k, p in base_law(joint, "max_prob").items())
+    assert tv > 0.05, "fixture cannot tell max_prob from entropy"
+    with pytest.raises(AssertionError):
+        assert law_pvalue(a, base_law(joint, "entropy")) > 0.01
+    cold = make_sampler("max_prob", temperature=0.5).generate(joint, [[1]] * n, gen_length=3, seeds=range(n))
+    assert law_pvalue(cold, base_law(joint, "max_prob", temperature=0.5)) > 0.01
+    assert law_pvalue(cold, base_law(joint, "max_prob")) < 1e-6

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from stats_helpers import chi2_pvalue, counts
+from test_samplers_exact import exact_marginals
 from workers.exact_models import ExactJointModel
 from workers.samplers import make_sampler
 from workers.samplers.infilling import EarlyExit, Template, infill, trace_scores
@@ -33,7 +34,10 @@ def answer_joint_entropy(model: ExactJointModel, state: list[int]) -> float:
     return float(-(joint * np.log(joint)).sum())
 
 
-def test_h_ub_bounds_the_answer_joint_entropy_at_every_step(model):
+def test_h_ub_is_the_sum_of_exact_answer_marginal_entropies_and_bounds_the_joint(model):
+    """004 §4.1: H_UB = Σ_answer H(a_j | r, c) in nats — equal, not merely ≥ the joint entropy
+    (bits, or 2·H, would pass an inequality)."""
+    checked = 0
     for name in ("random", "confidence", "entropy"):
         out = infill(make_sampler(name), model, [PROMPT] * 30, TPL, seeds=range(30), gamma=1e-9)
         for row, tr in zip(out.tokens.tolist(), out.traces):
@@ -41,7 +45,12 @@ def test_h_ub_bounds_the_answer_joint_entropy_at_every_step(model):
                 state = [row[g] if tr.commit_step[g] != -1 and tr.commit_step[g] < t else model.mask_id
                          for g in range(5)]
                 state[2] = 2
+                marg = exact_marginals(model, torch.tensor(PROMPT + state))[3:5]
+                exact = float(-(marg * np.log(np.where(marg > 0, marg, 1))).sum())
+                assert h_ub == pytest.approx(exact, abs=1e-9)
                 assert h_ub >= answer_joint_entropy(model, state) - 1e-9
+                checked += 1
+    assert checked > 0
 
 
 def test_reasoning_is_decoded_before_the_answer_without_exit(model):

@@ -59,6 +59,7 @@ HAND_ORDERS = {
     "confidence": [1, 2, 0],
     "entropy": [2, 0, 1],
     "margin": [1, 2, 0],
+    "max_prob": [1, 2, 0],
     "left_to_right": [0, 1, 2],
 }
 
@@ -119,6 +120,7 @@ def test_greedy_and_sampled_position_rules_match_enumeration_step_by_step(joint,
         "entropy": lambda m, tok: (m * np.log(np.where(m > 0, m, 1))).sum(1),
         "margin": lambda m, tok: np.diff(np.sort(m, 1)[:, -2:], axis=1)[:, 0],
         "left_to_right": lambda m, tok: -np.arange(len(m), dtype=float),
+        "max_prob": lambda m, tok: m.max(1),      # ranks on the marginal, whatever token is drawn
     }
     for name, score_fn in rules.items():
         for elig, marg, mask, tok, _ in replay(joint, name, {"temperature": temperature}):
@@ -184,6 +186,44 @@ def test_med_commits_exactly_its_rule_and_respects_its_kl_bound(joint):
                 multi += 1
                 assert H[mask].sum() <= lam * k_max
     assert multi > 0, "the bound was never exercised"
+
+
+def set_kl(model: ExactJointModel, x: torch.Tensor, positions: list[int]) -> tuple[float, float]:
+    """(KL(joint of ``positions`` ‖ product of their marginals), Σ their marginal entropies) in
+    nats, given the unmasked tokens of the row ``x``, by enumeration of the table."""
+    n = model.n
+    gen = x[-n:].tolist()
+    table = model.distribution(x[:-n].tolist()).numpy()
+    joint: dict[tuple, float] = {}
+    for k, seq in enumerate(model.seqs.tolist()):
+        if all(g == model.mask_id or g == s for g, s in zip(gen, seq)):
+            key = tuple(seq[j] for j in positions)
+            joint[key] = joint.get(key, 0.0) + table[k]
+    z = sum(joint.values())
+    marg = exact_marginals(model, x)[positions]
+    kl = sum(p / z * math.log((p / z) / np.prod([marg[i, v] for i, v in enumerate(key)]))
+             for key, p in joint.items() if p > 0)
+    return kl, float(entropies(marg).sum())
+
+
+def test_med_committed_sets_obey_004_kl_bound_on_the_exact_joint():
+    """004 Eq. 5: KL(p(x^A | ·) ‖ Π p(x^i | ·)) ≤ Σ_{i∈A} H_i < λ·|A| ≤ λ·k_max for each committed
+    set A of a non-forced round, with the KL computed exactly from the joint."""
+    model = ExactJointModel.random(V=3, n=4, seed=4, num_tables=2, concentration=0.1)
+    worst, multi = 0.0, 0
+    for lam, k_max in ((0.3, 2), (0.6, 4), (0.15, 3), (1.0, 4)):
+        rec = Recorder(make_sampler("med", lam=lam, k_max=k_max))
+        rec.sampler.generate(model, [[1]] * 30, gen_length=4, block_length=4, seeds=range(30))
+        for step, commit in rec.log:
+            for a in range(step.x.shape[0]):
+                A = [int(j) for j in commit.mask[a].nonzero().squeeze(1)]
+                if len(A) < 2:
+                    continue
+                kl, h = set_kl(model, step.x[a], [int(step.window_start[a]) + j for j in A])
+                assert not bool(commit.forced[a])
+                assert -1e-12 <= kl <= h + 1e-12 and h < lam * len(A) <= lam * k_max
+                worst, multi = max(worst, kl), multi + 1
+    assert multi > 0 and worst > 1e-4, "no correlated multi-token commit: the bound was never exercised"
 
 
 @pytest.mark.parametrize("name", ["threshold", "factor", "eb", "med"])
@@ -260,5 +300,5 @@ def test_ragged_prompts_need_a_model_that_takes_an_attention_mask():
 
 
 def test_params_list_every_parameter_with_defaults():
-    assert make_sampler("med", lam=0.3).params == {"k_max": 8, "lam": 0.3, "temperature": 1.0}
+    assert make_sampler("med", lam=0.3).params == {"k_max": 32, "lam": 0.3, "temperature": 1.0}
     assert make_sampler("confidence").params == {"temperature": 1.0}

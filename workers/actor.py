@@ -114,7 +114,8 @@ class SweepWorker:
                                    "workers run different code versions")
         self._injected_crash(batch)
         prompts = [self._prompt(model, batch.task, p) for p in problems]
-        rb = RowBuilder(batch, self.worker, self.code_version, [p.difficulty for p in problems])
+        rb = RowBuilder(batch, self.worker, self.code_version, [p.difficulty for p in problems],
+                        base_sampler=getattr(sampler, "base_sampler", None))
 
         # One generate for the batch; if it raises, isolate the failing job(s) one by one.
         t0 = time.perf_counter()  # wall_s: generation only (not model loading, not grading)
@@ -131,6 +132,7 @@ class SweepWorker:
                 except Exception as e:
                     errors[i] = f"generate failed: {one_line(e)}"
         wall = (time.perf_counter() - t0) / len(batch)
+        l2r = self._rescore(model, prompts, outputs, errors) if batch.bits_l2r else [None] * len(batch)
 
         rows, refused = [], 0
         for i, p in enumerate(problems):
@@ -146,7 +148,7 @@ class SweepWorker:
             g = task.grade(p, text)
             refused += g.error is not None
             rows.append(rb.sample(i, completion=text, correct=g.correct, extracted=g.extracted,
-                                  error=g.error, trace=trace, wall_s=wall))
+                                  error=g.error, trace=trace, wall_s=wall, bits_l2r=l2r[i]))
         path = self.dir.write(to_table(rows))
         failed = sum(e is not None for e in errors)
         return BatchResult(path, len(rows), failed, refused, self.worker, time.perf_counter() - t_start)
@@ -156,6 +158,26 @@ class SweepWorker:
             raise RuntimeError("injected failure")
         return sampler.generate(model, prompts, batch.gen_length, batch.block_length,
                                 [batch.seeds[i] for i in idx])
+
+    @staticmethod
+    def _rescore(model: Any, prompts: list, outputs: list, errors: list[Optional[str]]) -> list[Optional[float]]:
+        """Left-to-right bits (002 §5.1) of every generated sample, all in one batched call; a
+        failure leaves the column null (the sample itself stays valid)."""
+        import torch
+
+        from workers.scoring import left_to_right_bits
+
+        ok = [i for i, e in enumerate(errors) if e is None]
+        out: list[Optional[float]] = [None] * len(outputs)
+        if ok:
+            try:
+                bits = left_to_right_bits(model, [prompts[i] for i in ok],
+                                          torch.stack([outputs[i][0] for i in ok]))
+            except Exception:
+                return out
+            for i, b in zip(ok, bits):
+                out[i] = b
+        return out
 
     # ------------------------------------------------------------------------- test hooks
     def _injected_crash(self, batch: JobBatch) -> None:

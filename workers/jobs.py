@@ -53,6 +53,7 @@ class JobBatch:
     seeds: tuple[int, ...]
     task_args: dict[str, Any] = field(default_factory=dict)  # extra load_task kwargs (e.g. path)
     sampler_args: Optional[dict[str, Any]] = None  # what make_sampler gets (default: params)
+    bits_l2r: bool = False   # also rescore each completion left to right (row column bits_l2r)
 
     @property
     def make_args(self) -> dict[str, Any]:
@@ -75,7 +76,8 @@ class JobBatch:
         return JobBatch(self.sweep, self.model, self.task, self.sampler, self.params,
                         self.gen_length, self.block_length,
                         tuple(self.job_ids[i] for i in idx), tuple(self.problem_ids[i] for i in idx),
-                        tuple(self.seeds[i] for i in idx), self.task_args, self.sampler_args)
+                        tuple(self.seeds[i] for i in idx), self.task_args, self.sampler_args,
+                        self.bits_l2r)
 
     def singles(self) -> list["JobBatch"]:
         """One batch per job (used to isolate a job that keeps killing its worker)."""

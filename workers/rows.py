@@ -40,12 +40,17 @@ SCHEMA = pa.schema(
         pa.field("forward_rows", _I, nullable=False),
         pa.field("tokens", _I, nullable=False),
         pa.field("bits", _F, nullable=False),
+        # Left-to-right rescored NLL of the completion (002 §5.1's "true joint"); null unless the
+        # sweep asked for it (``bits_l2r: true``), since it costs G extra rows per sample.
+        pa.field("bits_l2r", _F),
         pa.field("exploit_rounds", _I),
         pa.field("explore_rounds", _I),
         pa.field("exploit_bits", _F),
         pa.field("explore_bits", _F),
         pa.field("acceptance_rate", _F),
         pa.field("exit_step", _I),
+        # IMH: the registered one-token sampler it equals at α = 1 (000 §4.3; issue 16); else null.
+        pa.field("base_sampler", _S),
         pa.field("wall_s", _F, nullable=False),
         pa.field("worker", _S, nullable=False),
         pa.field("code_version", _S, nullable=False),
@@ -77,7 +82,8 @@ class RowBuilder:
     """Builds the rows of one batch; shared fields are computed once."""
 
     def __init__(self, batch: JobBatch, worker: str, code_version: str,
-                 difficulties: Optional[Sequence[Optional[str]]] = None) -> None:
+                 difficulties: Optional[Sequence[Optional[str]]] = None,
+                 base_sampler: Optional[str] = None) -> None:
         self.batch = batch
         self.difficulties = list(difficulties) if difficulties is not None else [None] * len(batch)
         self.common = {
@@ -85,7 +91,7 @@ class RowBuilder:
             "sampler": batch.sampler, "params": canonical_json(batch.params),
             **knob_columns(batch.params),
             "gen_length": int(batch.gen_length), "block_length": int(batch.block_length),
-            "worker": worker, "code_version": code_version,
+            "base_sampler": base_sampler, "worker": worker, "code_version": code_version,
         }
 
     def _base(self, i: int, created_at: dt.datetime) -> dict[str, Any]:
@@ -94,12 +100,14 @@ class RowBuilder:
                 "difficulty": self.difficulties[i], "seed": int(b.seeds[i]), "created_at": created_at}
 
     def sample(self, i: int, *, completion: str, correct: bool, extracted: Optional[str],
-               error: Optional[str], trace: Any, wall_s: float) -> dict[str, Any]:
+               error: Optional[str], trace: Any, wall_s: float,
+               bits_l2r: Optional[float] = None) -> dict[str, Any]:
         """Row for job ``i`` of the batch from its decoded text, grade and sampler trace."""
         row = self._base(i, now())
         row.update(completion=completion, correct=bool(correct) and not error, extracted=extracted,
                    error=error, nfe=int(trace.nfe), forward_rows=int(trace.forward_rows),
-                   tokens=int(trace.tokens), bits=float(trace.bits), wall_s=float(wall_s))
+                   tokens=int(trace.tokens), bits=float(trace.bits), wall_s=float(wall_s),
+                   bits_l2r=None if bits_l2r is None else float(bits_l2r))
         for k in TRACE_OPTIONAL:
             v = getattr(trace, k, None)
             row[k] = None if v is None else (float(v) if k.endswith(("bits", "rate")) else int(v))
@@ -109,7 +117,7 @@ class RowBuilder:
         """Row for job ``i`` that produced no sample: ``error`` set, counters zero."""
         row = self._base(i, now())
         row.update(completion="", correct=False, extracted=None, error=error or "unknown error",
-                   nfe=0, forward_rows=0, tokens=0, bits=0.0, wall_s=float(wall_s),
+                   nfe=0, forward_rows=0, tokens=0, bits=0.0, bits_l2r=None, wall_s=float(wall_s),
                    **{k: None for k in TRACE_OPTIONAL})
         return row
 

@@ -2,7 +2,8 @@
 
 ``left_to_right_bits``: the completion's left-to-right NLL (002 §5.1 computes the "true joint
 log-probability" of each generated sequence this way): Σ_j −log2 p(x_j | prompt, x_<j, masks
-after j), with all G prefixes of a sample forwarded as one batch of rows.
+after j).  Every sample's G prefixes are rows of one flat batch, forwarded ``max_rows`` at a
+time across samples (a sweep's ``bits_l2r`` column, when a job asks for it).
 """
 from __future__ import annotations
 
@@ -22,22 +23,22 @@ def left_to_right_bits(model: Any, prompts: Sequence[Sequence[int]], completions
     B, G = completions.shape
     if len(prompts) != B:
         raise ValueError(f"got {len(prompts)} prompts for {B} completions")
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be >= 1, got {max_rows}")
     x, attn, ragged, P = build_canvas(model, prompts, G)
     completions = completions.to(x.device)
     ar = torch.arange(G, device=x.device)
-    out: list[float] = []
-    for b in range(B):
-        rows = x[b].repeat(G, 1)                       # row j reveals x_<j, masks j..G-1
-        revealed = ar[None, :] < ar[:, None]
-        rows[:, P:] = torch.where(revealed, completions[b][None, :], rows[:, P:])
-        nats = 0.0
-        for k in range(0, G, max_rows):
-            chunk = rows[k:k + max_rows]
-            kw = {"attention_mask": attn[b].repeat(len(chunk), 1)} if ragged else {}
-            logits = model.logits(chunk, **kw)[:, P:, :].double()
-            logits[..., model.mask_id] = -math.inf
-            j = ar[k:k + len(chunk)]
-            lp = torch.log_softmax(logits[torch.arange(len(chunk)), j], -1)
-            nats -= float(lp.gather(-1, completions[b, j][:, None]).sum())
-        out.append(nats / math.log(2))
-    return out
+    revealed = ar[None, :] < ar[:, None]                   # row j reveals x_<j, masks j..G-1
+    # Flat row r = (sample r // G, position r % G); built chunk by chunk to bound memory.
+    nats = torch.zeros(B, dtype=torch.float64, device=x.device)
+    for k in range(0, B * G, max_rows):
+        r = torch.arange(k, min(k + max_rows, B * G), device=x.device)
+        b, j = r // G, r % G
+        rows = x[b].clone()
+        rows[:, P:] = torch.where(revealed[j], completions[b], rows[:, P:])
+        kw = {"attention_mask": attn[b]} if ragged else {}
+        logits = model.logits(rows, **kw)[torch.arange(len(r), device=x.device), P + j].double()
+        logits[..., model.mask_id] = -math.inf
+        lp = torch.log_softmax(logits, -1).gather(-1, completions[b, j][:, None]).squeeze(-1)
+        nats.index_add_(0, b, -lp)
+    return (nats / math.log(2)).tolist()

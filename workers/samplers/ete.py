@@ -2,9 +2,12 @@
 reconstructed in DESIGN §5 — every choice below is a parameter).
 
 Fast block diffusion (002 §4.2): blocks of ``block_length``; block b+1 opens after block b has
-had ``budget`` rounds (``budget=None`` = ∞: only when block b is complete), and every earlier
-block stays eligible (cross-block, Eq. 4).  After the last block's budget, ``extra_rounds`` more
-rounds; whatever is still masked then is committed in one final forced round.
+used ``budget`` sequential forward passes (``budget=None`` = ∞: only when block b is complete),
+and every earlier block stays eligible (cross-block, Eq. 4).  After the last block's budget,
+``extra_rounds`` more forwards; whatever is still masked then is committed in one final forced
+round, so nfe ≤ n_blocks·budget + extra_rounds for every sample.  002 §4 counts its budget in
+forward passes: a targeted-exploration round costs two (the main forward and the hypotheses'),
+and is charged two; it runs only when a forced round still fits after it.
 
 Each round, on the marginals of one forward:
 - exploitation (Eq. 5): commit every eligible position whose drawn token has confidence ≥
@@ -68,17 +71,22 @@ class ETESampler(Sampler):
 
     def window_bounds(self, masked, traces, block_length):
         first = masked.int().argmax(1) // block_length
-        opened = torch.tensor([self._state(t)["open"] for t in traces], device=masked.device)
+        n_blocks = masked.shape[1] // block_length
+        limit = self._limit(n_blocks)
+        # the final forced round (the limit's last forward) sees every block
+        opened = torch.tensor([n_blocks - 1 if limit is not None and self._state(t)["total"] + 1 >= limit
+                               else self._state(t)["open"] for t in traces], device=masked.device)
         last_open = torch.maximum(first, opened)
         return first * block_length, (last_open + 1) * block_length
 
-    def _advance(self, tr: Trace, masked_row: torch.Tensor, bl: int) -> None:
+    def _advance(self, tr: Trace, masked_row: torch.Tensor, bl: int, forwards: int) -> None:
         st = self._state(tr)
-        st["rounds"] += 1
-        st["total"] += 1
+        st["rounds"] += forwards        # the budget counts sequential forwards (002 §4)
+        st["total"] += forwards
         n_blocks = masked_row.numel() // bl
-        if self.budget is not None and st["rounds"] >= self.budget and st["open"] < n_blocks - 1:
-            st["open"], st["rounds"] = st["open"] + 1, 0
+        # a two-forward round may pay for more than one block's budget: carry the rest over
+        while self.budget is not None and st["rounds"] >= self.budget and st["open"] < n_blocks - 1:
+            st["open"], st["rounds"] = st["open"] + 1, st["rounds"] - self.budget
         if bool(masked_row.any()):
             first = int(masked_row.int().argmax()) // bl
             if first > st["open"]:
@@ -119,7 +127,9 @@ class ETESampler(Sampler):
                 continue
             cur = max(st["open"], int(masked_row.int().argmax()) // bl)
             in_cur = elig[a] & (block[a] == cur)
-            targeted = (self.explore and int(in_cur.sum()) >= self.min_masked
+            # a targeted round uses forwards total+1 and total+2; a forced round must still fit
+            affordable = limit is None or st["total"] + 2 < limit
+            targeted = (self.explore and affordable and int(in_cur.sum()) >= self.min_masked
                         and float(p[a].max(-1).values[in_cur].mean()) < self.explore_threshold)
             # implicit exploration: each open block with eligible positions but no exploitation
             # (the current block explores by beam search instead when targeted exploration runs)
@@ -139,6 +149,7 @@ class ETESampler(Sampler):
             tr.explore_bits += bits_explore
             tr.exploit_bits += bits_exploit
             targeted = tr.extra.pop("_targeted_now", False)
+            forwards = 2 if targeted else 1
             if targeted:
                 tr.explore_rounds += 1                       # the main forward chose the exploration
                 if bool(hyp_exploit_rows[a]):
@@ -151,7 +162,7 @@ class ETESampler(Sampler):
                 tr.explore_rounds += 1
             masked_after = (step.x[a, step.gen_start:] == step.mask_id).clone()
             masked_after[pos[a][commit[a]]] = False
-            self._advance(tr, masked_after, bl)
+            self._advance(tr, masked_after, bl, forwards)
         return Commit(commit, tokens, logp=logp)
 
     def _targeted(self, step, a, in_cur, p, pos, commit, explore_tok, logp, tokens, hyp_rows) -> None:

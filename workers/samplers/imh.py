@@ -1,14 +1,18 @@
 """``imh``: global tempering by independent Metropolis–Hastings with batched lookahead (000 §4.3, Alg. 1).
 
 One token per step.  A base rule picks the position i (``position``: confidence = highest max
-probability, entropy, margin, or random).  The proposal is r_i = softmax(α ℓ_i) (Eq. 9).  The
-target is π_i(v) ∝ exp(α ℓ_{i,v} + Δ̂_{i,v}) (Eq. 8) with the mean-field suffix correction
+probability, entropy, margin, or random).  Each rule is a registered one-token baseline
+(``BASE_SAMPLERS``: confidence → ``max_prob``, the others by their own name), and IMH at α = 1
+samples exactly that baseline's law at τ = 1, so an α-curve starts from a baseline point and the
+difference measured is global tempering alone (issue 16; ``base_sampler`` is written to each row).
+The proposal is r_i = softmax(α ℓ_i) (Eq. 9).  The target is π_i(v) ∝ exp(α ℓ_{i,v} + Δ̂_{i,v})
+(Eq. 8) with the mean-field suffix correction
 
     Δ̂_{i,v} = Σ_{j ∈ W(s′)} log Σ_u p_j(u | s′)^α,   s′ = s ⊕ (i, v),
 
-where W(s′) is the set of still-masked positions in the lookahead window (``window``: "block" =
-the current block, an integer N = the N generated positions after i, "all" = every masked
-position).  x, y_1..y_T ~ r_i are drawn from the sample's own stream; their T+1 states are
+where W(s′) is the set of still-masked positions in the lookahead window (``window``: "all" =
+every masked position R(s′), 000 Eq. 8 and the default; "block" = the current block; an integer
+N = the N generated positions after i, as 000 runs WeDLM with N = 16).  x, y_1..y_T ~ r_i are drawn from the sample's own stream; their T+1 states are
 forwarded in ONE batched call; the chain accepts y_t with probability min(1, exp(Δ̂_y − Δ̂_x))
 (Eq. 10, App. D: the α ℓ terms cancel).  The committed candidate's forward is reused as the next
 step's forward, so ``nfe`` equals the one-token baseline's; ``forward_rows`` = nfe + T·(steps
@@ -28,13 +32,17 @@ from workers.samplers.base import Commit, Sampler, Step, Trace, check_float, che
 from workers.samplers.functional import NEG_INF, entropy, margin, masked_argmax, one_hot_rows, probs, sample_tokens
 
 POSITION_RULES = ("confidence", "entropy", "margin", "random")
+# Position rule → the registered baseline sampler with the same rule (rank on the untempered
+# marginals, then draw the token): IMH at α = 1 is that sampler at τ = 1.
+BASE_SAMPLERS: dict[str, str] = {"confidence": "max_prob", "entropy": "entropy", "margin": "margin",
+                                 "random": "random"}
 
 
 class IMHSampler(Sampler):
     name = "imh"
 
     def __init__(self, alpha: float = 2.0, chain_length: int = 4,
-                 window: Union[str, int] = "block", position: str = "confidence",
+                 window: Union[str, int] = "all", position: str = "confidence",
                  max_rows: int = 4096) -> None:
         alpha = check_float("alpha", alpha, strict=True)
         if isinstance(window, str) and window.isdigit():
@@ -54,6 +62,11 @@ class IMHSampler(Sampler):
         self.alpha, self.chain_length = alpha, self._params["chain_length"]
         self.window, self.position = window, position
         self.max_rows = check_int("max_rows", max_rows)
+
+    @property
+    def base_sampler(self) -> str:
+        """The baseline whose law IMH samples at α = 1 (τ = 1): see ``BASE_SAMPLERS``."""
+        return BASE_SAMPLERS[self.position]
 
     # ----------------------------------------------------------------------------- helpers
     def _position(self, step: Step, p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ from workers.samplers.functional import NEG_INF, entropy
 
 Text = Union[str, Sequence[int]]
 EXIT_DECODES = ("greedy", "sampler")
+ANSWER_LENGTH = 10   # 004 §5.1: "allocate 10 answer tokens" after "The answer is \boxed{"
 
 
 def encode_fixed(model: Any, text: Text, what: str) -> list[int]:
@@ -55,7 +56,7 @@ class Template:
     """Where reasoning and answer go in the generated region (004 §4.1)."""
 
     reasoning_length: int
-    answer_length: int
+    answer_length: int = ANSWER_LENGTH
     delimiter: Text = " The answer is \\boxed{"
     closing: Text = "}"
 

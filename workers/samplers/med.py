@@ -3,6 +3,7 @@
 Commit up to ``k_max`` eligible positions with H_j < λ, lowest entropy first; if none qualifies,
 the single lowest-entropy position (the forced fallback = an exploration round).  Because
 KL(joint ‖ product of marginals) ≤ Σ_committed H_j, the per-step error is ≤ λ·k_max.
+Defaults are 004 App. A's: k_max = 32 tokens decoded in parallel at most, λ = 0.2 (§5.1).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ class MEDSampler(Sampler):
     name = "med"
     tracks_rounds = True
 
-    def __init__(self, lam: float = 0.2, k_max: int = 8, temperature: float = 1.0) -> None:
+    def __init__(self, lam: float = 0.2, k_max: int = 32, temperature: float = 1.0) -> None:
         super().__init__(temperature=temperature, lam=check_float("lam", lam),
                          k_max=check_int("k_max", k_max))
         self.lam, self.k_max = self._params["lam"], self._params["k_max"]

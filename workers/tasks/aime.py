@@ -13,6 +13,13 @@ Local data (``path=``): JSONL with ``id``, ``problem`` (or ``question``) and ``a
 are compared as numbers, so a gold ``"025"`` equals a boxed ``25``; the reference keeps the
 integer without leading zeros.  problem_id: ``aime24-<id>`` when the record has an id, else
 ``aime25-I-<n>``/``aime25-II-<n>`` for the two hub configs.
+
+Difficulty (AIME 2024 only, by the record's ``id``): the four tiers 000 §5 / Fig. 3 (middle) uses,
+from Sun et al. (2025), "Climbing the Ladder of Reasoning: What LLMs Can — and Still Can't —
+Solve after SFT" (``AIME24_TIERS``).  The ids of HuggingFaceH4/aime_2024 follow the lexicographic
+order of the problems' AoPS urls, not the exam order: id 60 = 2024 I Problem 1, 61 = I 10,
+62 = I 11, …, 66 = I 15, 67 = I 2, …, 74 = I 9, 75 = II 1, 76 = II 10, …, 81 = II 15, 82 = II 2,
+…, 89 = II 9 (``AIME24_PROBLEM``; checked against every record's ``url`` in the dataset's file).
 """
 from __future__ import annotations
 
@@ -22,6 +29,28 @@ from typing import Optional
 from .base import Problem, make_problem_id
 from .hub import first_present, load_records, require_fields
 from .math500 import BoxedMathTask, check_split, check_timeout, math_prompt
+
+
+AIME24_TIER_IDS: dict[str, tuple[int, ...]] = {
+    "easy": (60, 67, 69, 72),
+    "medium": (66, 68, 71, 75, 78, 79, 82, 83, 84, 86),
+    "hard": (61, 64, 65, 70, 73, 74, 76, 77, 80, 85, 87, 88),
+    "extra-hard": (62, 63, 81, 89),
+}
+AIME24_TIERS: dict[int, str] = {i: tier for tier, ids in AIME24_TIER_IDS.items() for i in ids}
+# id → (exam, problem number): ids run over the urls sorted as strings ("Problem_1", "_10", …, "_9").
+AIME24_PROBLEM: dict[int, tuple[str, int]] = {
+    60 + 15 * e + k: (exam, n)
+    for e, exam in enumerate(("I", "II"))
+    for k, n in enumerate(sorted(range(1, 16), key=str))
+}
+
+
+def _aime24_tier(record: dict) -> Optional[str]:
+    try:
+        return AIME24_TIERS.get(int(record.get("id")))
+    except (TypeError, ValueError):
+        return None
 
 
 def _clean_answer(ans: object) -> str:
@@ -59,14 +88,16 @@ class AimeTask(BoxedMathTask):
                 pid = f"{self.name}-{cfg.rsplit('-', 1)[-1]}-{i + 1}"
             else:
                 pid = make_problem_id(self.name, text)
-            problems.append(Problem(pid, math_prompt(text), _clean_answer(r["answer"]), None,
+            tier = _aime24_tier(r) if self.name == "aime24" else None
+            problems.append(Problem(pid, math_prompt(text), _clean_answer(r["answer"]), tier,
                                     {"answer_raw": str(r["answer"]), "url": r.get("url")}))
         super().__init__(problems, split)
 
 
 class Aime24Task(AimeTask):
     name = "aime24"
-    version = "aime24-v1"
+    version = "aime24-v2"   # v2: difficulty labels (Sun et al. 2025 tiers)
+    tiers = tuple(AIME24_TIER_IDS)
     hub = ("HuggingFaceH4/aime_2024", (None,), "train")
 
 
