@@ -1,6 +1,6 @@
 """Analysis of sweep shards: pass@k, Pareto frontiers, difficulty strata, bits vs rounds, report.
 
-Reads only the Parquet row contract (DESIGN §3); needs neither torch nor Ray.
+Reads only the Parquet row contract (docs/design.md §3); needs neither torch nor Ray.
 
     from analysis import load_samples, pass_at_k, pareto_frontier, stratified_pass_at_k, bits_vs_rounds
     samples = load_samples("runs/pareto")            # LazyFrame over every finished shard

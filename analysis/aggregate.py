@@ -67,7 +67,7 @@ def aggregate(lf: pl.LazyFrame, keys: Sequence[str], parts: Iterable[str],
     names = set(lf.collect_schema().names())
     pre: dict[str, pl.Expr] = {}
     aggs: list[pl.Expr] = []
-    # A job that failed after its retries is written with ``error`` and zero counters (DESIGN §4):
+    # A job that failed after its retries is written with ``error`` and zero counters (docs/design.md §4):
     # it is a failed attempt for pass@k but has no trajectory to measure rounds, bits or cost on.
     if {"error", "nfe"} <= names:
         generated = ~(pl.col("error").is_not_null() & (pl.col("nfe") == 0))

@@ -1,4 +1,4 @@
-"""The per-round information budget of the dynamic-factor rule (paper 002 Thm 3.2; DESIGN §5).
+"""The per-round information budget of the dynamic-factor rule (paper 002 Thm 3.2; docs/design.md §5).
 
 Under Fast-dLLM's factor rule every token committed in an exploitation round of k tokens has
 probability > 1 − f/(k+1) (confidence = probability of the drawn token), so that round reveals

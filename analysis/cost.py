@@ -1,10 +1,10 @@
-"""Cost and significance (issue 5 §6; beyond the papers).
+"""Cost and significance (beyond the papers).
 
 * What a configuration's accuracy costs: mean sequential forwards (``nfe``, the latency-bound
   quantity 002 §5.3 uses), total forwarded rows (compute: IMH forwards T+1 rows per step,
   000 §4.3), wall-clock per sample and per problem.
 * Whether a difference in Pass@k between two configurations is real: a paired bootstrap over
-  the problems both ran (DESIGN §6: problems are the unit of replication).
+  the problems both ran (docs/design.md §6: problems are the unit of replication).
 * IMH acceptance rate by chain length T (000 Table 3).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ def cost_from_counts(counts: pl.DataFrame, by: Sequence[str], k: int | Iterable[
     per = per_problem_pass_at_k(counts, ks)
     aggs = [pl.len().alias("problems"), pl.col("n").sum().alias("samples"),
             *(pl.col(f"pass@{kv}").mean() for kv in ks)]
-    # Means over the samples that were generated (failed jobs carry zero counters, DESIGN §4).
+    # Means over the samples that were generated (failed jobs carry zero counters, docs/design.md §4).
     generated = pl.col("_gen_n").sum() if "_gen_n" in per.columns else pl.col("n").sum()
     for c in COST_COLUMNS:
         if f"_sum_{c}" in per.columns:

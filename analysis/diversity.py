@@ -1,4 +1,4 @@
-"""Diversity of completions (issue 5 §7; a cheap stand-in for 000 Fig. 3 right).
+"""Diversity of completions (a cheap stand-in for 000 Fig. 3 right).
 
 000 judged trajectory similarity with an LLM.  We use word n-gram Jaccard similarity instead:
 completions are lower-cased and split into words and punctuation marks, each becomes the set of

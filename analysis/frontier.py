@@ -1,4 +1,4 @@
-"""Quality–exploration Pareto frontier (paper 000 §5, Fig. 3 left; DESIGN §6).
+"""Quality–exploration Pareto frontier (paper 000 §5, Fig. 3 left; docs/design.md §6).
 
 Each configuration (sampler at one knob value) is the point (Pass@1, Pass@k): Pass@1 measures
 sample quality, Pass@k exploration.  A point is on the frontier when no other point is at least

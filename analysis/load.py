@@ -1,7 +1,7 @@
-"""Find and scan a sweep's Parquet shards (DESIGN §3 row contract).
+"""Find and scan a sweep's Parquet shards (docs/design.md §3 row contract).
 
 Which files are results is defined once, in ``workers.layout`` (shared with the driver, so the
-two always count the same rows; issue 17 item 3): the files ``OUT/shards/shard-<32 hex>.parquet``.
+two always count the same rows): the files ``OUT/shards/shard-<32 hex>.parquet``.
 Writer temporaries are invisible; anything else in ``shards/`` (a ``backup-copy.parquet``, a
 wrong-schema file, notes) is a stray: named in one ``SweepDataWarning`` and never read.  A sweep
 that is still running can be read at any time: a shard appears only once it is complete.
@@ -45,7 +45,7 @@ class SweepDataWarning(UserWarning):
     """Files in a sweep's ``shards/`` that are not result shards (ignored, left in place)."""
 
 
-# Column → dtype of the DESIGN §3 contract.  Used to give all-null columns their real type and
+# Column → dtype of the docs/design.md §3 contract.  Used to give all-null columns their real type and
 # by ``analysis.synthetic`` to build rows; extra columns are allowed and kept as they are.
 CONTRACT: dict[str, pl.DataType] = {
     "job_id": pl.String(),
@@ -193,7 +193,7 @@ def load_samples(
     filesystem: pafs.FileSystem | None = None,
     dedupe: bool = False,
 ) -> pl.LazyFrame:
-    """Lazily scan every finished shard of a sweep (DESIGN §3).
+    """Lazily scan every finished shard of a sweep (docs/design.md §3).
 
     ``path`` is a local directory/file or a URI that ``pyarrow.fs.FileSystem.from_uri``
     understands (``file://``, ``s3://``, ``gs://``, …); or pass ``filesystem`` explicitly.

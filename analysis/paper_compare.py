@@ -1,4 +1,4 @@
-"""Paper vs measured: the published numbers of 000/002/004 beside a sweep's values (issue 22).
+"""Paper vs measured: the published numbers of 000/002/004 beside a sweep's values.
 
 ``analysis/data/published.csv`` holds the tables' cells as printed (one row per cell: paper, table,
 model, benchmark, task, method, config, metric, value, unit, grade, what the paper says about its
@@ -10,7 +10,7 @@ task (``Grade.extracted`` holds ``base:pass``; ``correct`` means base and plus t
 spec does not produce (``sweeps/early_exit.py`` does).
 
 ``compare(samples)`` measures, for every published cell whose task, model and config the sweep
-ran, the same metric with a 95% percentile bootstrap CI over problems (DESIGN §6) and says whether
+ran, the same metric with a 95% percentile bootstrap CI over problems (docs/design.md §6) and says whether
 the published value lies inside it.  Torch-free (Polars + NumPy only).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Unbiased pass@k (Chen et al. 2021, as used throughout paper 000 §5; DESIGN §6).
+"""Unbiased pass@k (Chen et al. 2021, as used throughout paper 000 §5; docs/design.md §6).
 
 For a problem with n samples of which c are correct, pass@k = 1 − C(n−c, k) / C(n, k): the
 chance that k samples drawn without replacement from the n contain a correct one.  It is
@@ -57,7 +57,7 @@ def estimate_pass_at_k(n: np.ndarray | Sequence[int] | int, c: np.ndarray | Sequ
 
 def problem_counts(samples, by: Sequence[str] | None = None) -> pl.LazyFrame:
     """Per (group, problem): ``n`` samples and ``c`` correct.  A null ``correct`` counts as wrong
-    (a sample whose generation or grading failed is a failed attempt, DESIGN §4)."""
+    (a sample whose generation or grading failed is a failed attempt, docs/design.md §4)."""
     lf = as_lazy(samples)
     names = lf.collect_schema().names()
     require_columns(names, ("problem_id", "correct"), "pass@k")

@@ -1,4 +1,4 @@
-"""Per-sweep report: ``python -m analysis.report DIR`` → ``DIR/report/`` (DESIGN §6).
+"""Per-sweep report: ``python -m analysis.report DIR`` → ``DIR/report/`` (docs/design.md §6).
 
 Writes PNG figures, ``report.md`` (tables and figures, readable on GitHub) and ``summary.json``
 (the same numbers, machine-readable).  All statistics come from one streaming pass over the
@@ -199,7 +199,7 @@ def _overview(d: _Data, r: _Report, shards: int, duplicates: int, sweep_dir: str
     if duplicates:
         r.md.append(f"> {duplicates} rows repeated an existing `job_id` and were dropped (a job re-run after a crash).\n")
     r.md.append("Rows whose `correct` is null count as wrong attempts; rows with an `error` stay in the data "
-                "(DESIGN §4: failed jobs are written, never dropped).\n")
+                "(docs/design.md §4: failed jobs are written, never dropped).\n")
 
 
 def _passk_section(d: _Data, r: _Report) -> None:
@@ -208,7 +208,7 @@ def _passk_section(d: _Data, r: _Report) -> None:
     table = _pass_curves(d, ks)
     r.summary["pass_at_k"] = table
     r.md.append("## Pass@k\n\nUnbiased estimator 1 − C(n−c,k)/C(n,k) per problem, averaged over problems "
-                "(DESIGN §6); blank where k exceeds a configuration's samples per problem.\n")
+                "(docs/design.md §6); blank where k exceeds a configuration's samples per problem.\n")
     shown = [f"pass@{kv}" for kv in ks][:10]
     r.md.append(_md_table(table, ["label", "problems", "n_min", *shown]))
     curves = table if table.height <= MAX_CURVES else table.join(d.best.select(d.configs), on=d.configs, nulls_equal=True)
@@ -612,7 +612,7 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
                          f"bootstrap 95% CI over problems ({n_boot} resamples) excludes 0.\n\n" + headline_text(head))
     _overview(data, report, len(shards), duplicates, root)
     _run(data, report, reference=reference, n_boot=n_boot, seed=seed)
-    # -- issue 22 hook: published numbers beside the measured ones (analysis/paper_compare.py) --
+    # -- published numbers beside the measured ones (analysis/paper_compare.py) --
     from . import paper_compare
     _guard(report, "Paper vs measured", lambda: paper_compare.report_hook(lf, report.md, report.summary))
     now = datetime.now(timezone.utc).replace(microsecond=0)

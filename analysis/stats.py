@@ -1,4 +1,4 @@
-"""Bootstrap over problems (DESIGN §6: CIs over problems, not over samples).
+"""Bootstrap over problems (docs/design.md §6: CIs over problems, not over samples).
 
 Problems are the unit of replication: the samples of one problem are correlated, and the
 question a sweep answers is how a sampler does on another draw of problems.  All configurations
@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["resample_weights", "bootstrap_means", "percentile_ci"]
+__all__ = ["resample_weights", "bootstrap_means", "percentile_ci", "mean_ci"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -60,3 +60,11 @@ def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[np.ndarr
         lo = np.nanquantile(replicates, tail, axis=0)
         hi = np.nanquantile(replicates, 1.0 - tail, axis=0)
     return lo, hi
+
+
+def mean_ci(values: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of per-unit ``values`` (e.g. paired differences b − a) with its percentile bootstrap
+    CI over the units: (mean, low, high)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    lo, hi = percentile_ci(bootstrap_means(v, n_boot=n_boot, seed=seed), level)
+    return float(v.mean()), float(lo[0]), float(hi[0])

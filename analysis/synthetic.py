@@ -1,4 +1,4 @@
-"""Synthetic sweep rows that follow the DESIGN §3 contract (tests, benchmark, demos).
+"""Synthetic sweep rows that follow the docs/design.md §3 contract (tests, benchmark, demos).
 
 Nothing here is a model of real decoding; the numbers only need the right shape: a per-problem
 difficulty, samplers whose knob trades Pass@1 for diversity (000 Fig. 3), bits and rounds that

@@ -1,4 +1,4 @@
-"""Benchmark the analysis on a large synthetic sweep (issue 5: 10M rows, report ≤ 30 s, ≤ 4 GB).
+"""Benchmark the analysis on a large synthetic sweep (target: 10M rows, report ≤ 30 s, ≤ 4 GB).
 
     python benchmarks/bench_analysis.py                 # 10 million rows in a temporary directory
     python benchmarks/bench_analysis.py --rows 1e6 --out /tmp/sweep --keep

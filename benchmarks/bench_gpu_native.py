@@ -1,4 +1,4 @@
-"""Native LLaDA at LLaDA-8B's shape on a GPU: tokens/s per sampler × cache × batch (issue 21 §4).
+"""Native LLaDA at LLaDA-8B's shape on a GPU: tokens/s per sampler × cache × batch.
 
     python benchmarks/bench_gpu_native.py                      # GPU: LLaDA-8B shape, random bf16 weights
     python benchmarks/bench_gpu_native.py --small --device cpu # the scaled-down shape the tests run

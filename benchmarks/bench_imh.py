@@ -1,4 +1,4 @@
-"""Per-step wall time of IMH at T ∈ {1, 4, 8} relative to the confidence sampler (issue 6).
+"""Per-step wall time of IMH at T ∈ {1, 4, 8} relative to the confidence sampler.
 
 On CPU the candidate forward costs roughly (T+1)× rows, so expect ≈ proportional time; on a GPU
 000 claims near-free lookahead for small T (rows ride in the same kernel launch).

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_model_speed.py --models tiny,runs/tiny-4-layers
 
-The unit is the speed figure of ``sweeps/tiny_quality.py`` (issue 3): one batch of test prompts
+The unit is the speed figure of ``sweeps/tiny_quality.py``: one batch of test prompts
 decoded one token per step by greedy confidence at each task's default gen_length.  On a shared
 machine the absolute samples/s drift by tens of percent between runs, so the models take turns,
 round after round, and the ratio of their medians (each model against the first) is the figure

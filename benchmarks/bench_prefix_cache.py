@@ -1,5 +1,5 @@
 """Prefix KV cache and Fast-dLLM's dual cache: throughput with and without, and how often they
-change the tokens (issues 9 and 21).
+change the tokens.
 
     python benchmarks/bench_prefix_cache.py                      # committed tiny model, CPU (prefix only)
     python benchmarks/bench_prefix_cache.py --native llada --caches prefix,dual   # native LLaDA, small random

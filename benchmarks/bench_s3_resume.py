@@ -2,7 +2,7 @@
 
 Starts moto's S3 server on 127.0.0.1 (``moto[server]``, the test extra), writes a finished sweep
 of synthetic shards there (exactly as workers leave them, 32 jobs per shard), then times, through
-pyarrow's S3FileSystem as a cluster driver uses it (issue 19):
+pyarrow's S3FileSystem as a cluster driver uses it:
 
 1. the resume scan the driver runs on an object store: list ``shards/``, then per shard the
    footer and the job_id column only (``SweepDir.scan(full=False)``), 8 requests in flight;
@@ -12,7 +12,7 @@ pyarrow's S3FileSystem as a cluster driver uses it (issue 19):
 
 Bytes read per shard are counted in (1) and (2) on a sample, in a separate untimed pass.  Small
 shards are read whole either way (pyarrow fetches the last 64 KiB to find the footer): there the
-scan's cost is its requests, not its bytes; job_id-only pays off as shards grow (tests/test_s3_sweep.py).  moto is a Python server on this machine, so request
+scan's cost is its requests, not its bytes; job_id-only pays off as shards grow (tests/test_sweep_s3.py).  moto is a Python server on this machine, so request
 latency is far below real S3's (~10-30 ms per request from EC2 in-region, so expect several times
 slower there at the same concurrency; the scan's thread count is the knob).
 

@@ -2,7 +2,7 @@
 
 A small stand-in network (a bidirectional transformer encoder of roughly the size of the
 embedded tiny model) is timed inside ``logits``; everything else in ``generate`` — windows,
-per-sample random streams, the rule itself, bookkeeping — is overhead.  Target (issue 2): ≤ 10%
+per-sample random streams, the rule itself, bookkeeping — is overhead.  Target: ≤ 10%
 for the one-token and threshold samplers.
 
     python benchmarks/bench_samplers.py [--batch 32] [--gen-length 64] [--block-length 16]

@@ -1,4 +1,4 @@
-"""Native LLaDA / Dream vs the published modelling code: logits (fp32) and forward time (issue 21 §4).
+"""Native LLaDA / Dream vs the published modelling code: logits (fp32) and forward time.
 
     python benchmarks/check_native_exact.py --family llada --code DIR [--d-model 256 --layers 4]
     python benchmarks/check_native_exact.py --family dream --code DIR

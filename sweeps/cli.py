@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import os
 import sys
@@ -135,20 +136,34 @@ def print_summary(s: Summary) -> None:
 
 
 def main_guard(fn: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]] = None) -> int:
-    """Turn expected failures into one line on stderr and an exit status; SIGTERM unwinds like
-    Ctrl-C (actors and a private Ray stopped, finished shards kept) and exits 143 (issue 17)."""
+    """Run a script's body ``fn(argv)`` with the exit statuses every script shares (``EPILOG``).
+
+    Bad input (``SpecError`` or any ``ValueError``) is one ``error:`` line on stderr and status 2;
+    a sweep that stopped early is 1; SIGTERM unwinds like Ctrl-C (actors and a private Ray
+    stopped, finished shards kept) so a scheduler's kill loses no finished work: 143, Ctrl-C 130.
+    """
     handle_sigterm()
     try:
         return fn(argv)
-    except SpecError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except SweepError as e:
         print(f"error: {e} (finished jobs are kept; rerun to resume)", file=sys.stderr)
         return 1
+    except ValueError as e:   # SpecError included: one line, whatever the message carried
+        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
+        return 2
     except Terminated:
         print("interrupted (SIGTERM): finished jobs are kept; rerun the same command to resume", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
         print("interrupted: finished jobs are kept; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def entry(fn: Callable[[Optional[Sequence[str]]], int]) -> Callable[..., int]:
+    """``main = entry(_main)``: the ``main(argv=None) -> int`` of a script and of its console
+    script in pyproject.toml, with ``main_guard``'s error lines and exit statuses."""
+    @functools.wraps(fn)
+    def main(argv: Optional[Sequence[str]] = None) -> int:
+        return main_guard(fn, argv)
+
+    return main

@@ -1,11 +1,11 @@
-"""Cost before launch (issue 22): what a sweep spec implies, without loading a model.
+"""Cost before launch: what a sweep spec implies, without loading a model.
 
 ``estimate(spec)`` expands the spec (task data is read when it is available; otherwise the
 problem count comes from the spec's ``problem_ids``/``limit`` or the benchmark's published size)
 and counts, per (model, task, sampler, params): jobs, sequential forwards and forwarded rows.
 
 * one-token samplers (random, confidence, max_prob, entropy, margin, left_to_right): gen_length
-  forwards of one row per sample (DESIGN §5);
+  forwards of one row per sample (docs/design.md §5);
 * IMH: the same sequential forwards, (T + 1) rows each (000 §4.3: the T + 1 lookahead states are
   one batched forward);
 * ``med`` with λ above every entropy (fixed k tokens a step, 004 App. A): ⌈block/k⌉ per block;

@@ -8,13 +8,8 @@ writes OUT/early_exit.parquet and OUT/early_exit.png.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 from typing import Optional, Sequence
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 
 def _floats(text: str) -> list[float]:
@@ -22,12 +17,12 @@ def _floats(text: str) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     import polars as pl
     from tqdm import tqdm
 
-    from sweeps.infill_common import (batches, ensure_out, expand, med_k_max, paired_bootstrap_diff, problems,
-                                      template_text, template_for)
+    from analysis.stats import mean_ci
+    from sweeps.infill_common import (batches, ensure_out, expand, med_k_max, problems, template_text,
+                                      template_for)
     from workers.models import load_model
     from workers.samplers import make_sampler
     from workers.samplers.infilling import infill
@@ -78,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
         base = df.filter((pl.col("sampler") == name) & (pl.col("params") == params) & (pl.col("gamma") == 0.0))
         key = ["problem_id", "seed"]
         joined = base.select(key + ["correct"]).join(grp.select(key + ["correct"]), on=key, suffix="_g")
-        d, lo, hi = paired_bootstrap_diff(joined["correct"].cast(float).to_numpy(),
-                                          joined["correct_g"].cast(float).to_numpy())
+        d, lo, hi = mean_ci(joined["correct_g"].cast(float).to_numpy() - joined["correct"].cast(float).to_numpy())
         diffs.append(dict(sampler=name, params=params, gamma=gamma, acc_change=d, ci_low=lo, ci_high=hi))
     table = table.join(pl.DataFrame(diffs), on=["sampler", "params", "gamma"]).sort(["sampler", "params", "gamma"])
     with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=250):

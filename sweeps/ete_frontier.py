@@ -5,12 +5,7 @@ step budgets, on the embedded default; prints accuracy and mean NFE per configur
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Optional, Sequence
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from sweeps.grid_script import grid_parser, main_for, run_grid
 from sweeps.spec import SamplerSpec

@@ -4,9 +4,9 @@ sampler grid on the embedded default, the usual run options, then a table printe
 from __future__ import annotations
 
 import argparse
-from typing import Callable, Optional, Sequence
+from typing import Callable
 
-from sweeps.cli import EPILOG, add_run_args, execute, main_guard
+from sweeps.cli import EPILOG, add_run_args, entry, execute
 from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
 
 
@@ -45,5 +45,5 @@ def run_grid(args: argparse.Namespace, samplers: list[SamplerSpec],
     return status
 
 
-def main_for(build: Callable[[Optional[Sequence[str]]], int]) -> Callable[..., int]:
-    return lambda argv=None: main_guard(build, argv)
+# The grid scripts' ``main = main_for(_main)``: the one CLI helper, ``sweeps.cli.entry``.
+main_for = entry

@@ -1,14 +1,13 @@
 """Shared pieces of the reasoning-as-infilling scripts (004 §4.1): per-task templates, the
-in-process decode loop, and a small paired bootstrap.  These experiments are small ablations on
+in-process decode loop and the shared command line.  These experiments are small ablations on
 the embedded default, so they run in-process (progress bar, Parquet out) rather than on Ray.
+Their bootstrap is analysis's (``analysis.stats.mean_ci``).
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Iterator, Optional
-
-import numpy as np
+from typing import Any, Iterator, Optional, Sequence
 
 from workers.samplers.infilling import Template
 from workers.tasks import arith
@@ -57,7 +56,7 @@ def common_args(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--block-length", type=int, default=8, help="reasoning block length (default: %(default)s)")
     p.add_argument("--out", default=out, metavar="DIR", help="output directory (default: %(default)s)")
     p.add_argument("--smoke", action="store_true", help="a few problems, about a minute on 2 CPU cores")
-    # issue 22: cost before launch (sweeps/dry_run.py)
+    # cost before launch (sweeps/dry_run.py)
     p.add_argument("--dry-run", action="store_true", help="print samples, forwards and GPU-hours; run nothing")
     p.add_argument("--tokens-per-s", type=float, default=None, metavar="X",
                    help="dry run: forwarded tokens per second of one GPU (for GPU-hours)")
@@ -73,14 +72,6 @@ def problems(task: Any, n: int) -> list[Any]:
 def batches(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
-
-
-def paired_bootstrap_diff(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of b − a over paired units, with a 95% percentile bootstrap CI."""
-    d = np.asarray(b, float) - np.asarray(a, float)
-    rng = np.random.default_rng(seed)
-    boots = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(1)
-    return float(d.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
 
 
 def ensure_out(out: str) -> Path:
@@ -106,21 +97,21 @@ def expand(model: Any, chunk: list[Any], n_samp: int) -> tuple[list[list[int]], 
 
 
 def script_main(prog: str, doc: str, out: str, add_args: Any, run: Any,
-                argv: Optional[list[str]] = None) -> int:
-    """Parse the common options plus the script's own, run, and turn bad input into one line."""
-    import sys
+                argv: Optional[Sequence[str]] = None) -> int:
+    """Parse the common options plus the script's own and run; bad input is one line and
+    status 2 (``sweeps.cli.main_guard``, as for every script)."""
+    from sweeps.cli import main_guard
 
-    p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_args(p, out)
-    add_args(p)
-    args = p.parse_args(argv)
-    try:
+    def body(argv: Optional[Sequence[str]]) -> int:
+        p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+        common_args(p, out)
+        add_args(p)
+        args = p.parse_args(argv)
         if args.dry_run:
             from sweeps.dry_run import infill_estimate
 
             print(infill_estimate(prog, args))
             return 0
-        return run(args)
-    except ValueError as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return int(run(args))
+
+    return main_guard(body, argv)

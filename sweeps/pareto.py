@@ -14,12 +14,8 @@ experiment (000 Fig. 3 left):
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
-
-if __package__ in (None, ""):  # run as `python sweeps/pareto.py`: import from the checkout root,
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)  # not sweeps/ (spec.py etc. would shadow)
 
 from sweeps.cli import EPILOG, add_run_args, check_args, execute, main_guard
 from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec

@@ -10,12 +10,7 @@ trace + answer would be pointless: the answer block is pre-filled with the refer
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Optional, Sequence
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,12 +18,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from sweeps.cli import EPILOG, add_run_args, execute, main_guard, shrink
 from sweeps.spec import SpecError, SweepSpec, load_spec

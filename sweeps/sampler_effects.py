@@ -7,20 +7,18 @@ samplers at the same temperature, read from a finished sweep's shards.
 For each temperature, task (and all tasks pooled) and pair of samplers (a, b): pass@k(a) −
 pass@k(b) averaged over the problems both ran, with a 95% paired bootstrap CI over problems
 (``analysis.cost.paired_bootstrap``).  A row is marked ``*`` when the CI excludes 0.  This is
-issue 3's "sampler effects visible" check; it reports what it finds, whichever way it goes.
+the "sampler effects visible" check; it reports what it finds, whichever way it goes.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-if __package__ in (None, ""):  # run as a script: import from the checkout root
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
 import polars as pl
+
+from sweeps.cli import entry
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -60,22 +58,19 @@ def effects(samples: pl.LazyFrame, samplers: Sequence[str], k: int, n_boot: int 
     return pl.DataFrame(rows)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     from analysis.load import load_samples
 
     if args.k < 1:
-        raise SystemExit("--k must be >= 1")
+        raise ValueError("--k must be >= 1")
     root = Path(args.shards)
     path = root / "shards" if (root / "shards").is_dir() else root
-    try:
-        samples = load_samples(path, dedupe=True)
-    except ValueError as e:
-        raise SystemExit(f"sampler_effects: {e}") from None
+    samples = load_samples(path, dedupe=True)   # unreadable shards: one line (SweepDataError)
     wanted = [s.strip() for s in args.samplers.split(",") if s.strip()]
     table = effects(samples, wanted, args.k, args.n_boot, args.seed)
     if table.height == 0:
-        raise SystemExit("sampler_effects: no temperature with two of the requested samplers in this sweep")
+        raise ValueError("no temperature with two of the requested samplers in this sweep")
     print("| τ | task | a | b | k | problems | pass@k a | pass@k b | a − b [95% CI] | |")
     print("|---:|---|---|---|---:|---:|---:|---:|---|---|")
     for r in table.iter_rows(named=True):
@@ -86,6 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"\n{n_sig} of {table.height} comparisons have a 95% CI that excludes 0 (* above).")
     return 0
 
+
+main = entry(_main)
 
 if __name__ == "__main__":
     raise SystemExit(main())

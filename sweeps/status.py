@@ -7,7 +7,7 @@
 The driver rewrites ``OUT/status.json`` (``workers.layout.STATUS``) every few seconds, whole
 (temporary + rename locally; a single PUT on S3, which becomes visible only when complete), so
 a reader never sees half a file.  The file is informative only: completion is always decided
-from the shards (issue 19 item 4).
+from the shards.
 
 The lock ``OUT/driver.lock`` names the driver that owns OUT (host, pid, the pid's start time).
 A second driver refuses in one line naming them, unless ``--force-lock`` (a deliberate
@@ -15,7 +15,7 @@ multi-driver run on shared storage: batches are named by their ids, so two drive
 the same batch rewrite the same shard and rows stay unique; redundant partial shards are set
 aside at the end).  A lock is stale — taken over without asking — when its host is this host and
 its pid is dead or reused (after a SIGKILL), or when the status file of another host's driver
-has not been updated for ``STALE_S`` seconds (issue 17 item 4).  Locally the lock is created
+has not been updated for ``STALE_S`` seconds.  Locally the lock is created
 with O_EXCL (atomic); object stores have no create-if-absent through pyarrow, so there it is
 written and read back (two drivers starting within the same second could both win).
 """

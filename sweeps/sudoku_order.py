@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-if __package__ in (None, ""):  # run as a script: import from the checkout root
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+from sweeps.cli import entry
 
 PARALLEL = float("1e9")  # λ of "k tokens per step": every position qualifies, k_max bounds the count
 
@@ -120,7 +119,7 @@ def table(rows: list[dict[str, Any]], n_boot: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     import polars as pl
     import torch
@@ -136,7 +135,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         runs.append((args.text_model, args.text_task, 6 if args.smoke else args.text_problems))
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise SystemExit(f"error: --out {args.out} is a file, not a directory")
+        raise ValueError(f"--out {args.out} is a file, not a directory")
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for model_name, task_name, n in runs:
@@ -157,6 +156,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(md)
     return 0
 
+
+main = entry(_main)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Quality and speed table of the embedded default model (issue 3's quality bar).
+"""Quality and speed table of the embedded default model (the quality bar it must meet).
 
     python sweeps/tiny_quality.py                       # full fixed test sets (slow: ~30 min on 2 cores)
     python sweeps/tiny_quality.py --problems 50         # first 50 test problems per tier
@@ -14,24 +14,21 @@ Seeds are fixed, so the table is reproducible.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Callable, Optional, Sequence
-
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
+from analysis.passk import estimate_pass_at_k
+from sweeps.cli import entry
+
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k of one problem with c correct among n samples (Chen et al. 2021)."""
-    if k > n:
-        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
-    return 1.0 if n - c < k else 1.0 - math.comb(n - c, k) / math.comb(n, k)
+    """Unbiased pass@k of one problem with c correct among n samples (Chen et al. 2021): the
+    project's one estimator, ``analysis.passk.estimate_pass_at_k``, for a single problem."""
+    return float(estimate_pass_at_k(n, c, k)[0])
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -107,7 +104,7 @@ def measure_speed(model, task, batch: int) -> float:
     return batch / median_seconds({"run": speed_run(model, task, batch)}, rounds=3)["run"]
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def _main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     from tqdm import tqdm
@@ -157,7 +154,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         for name, task in tasks.items():
             sps = measure_speed(model, task, args.speed_batch)
             print(f"| {name} | {task.gen_length} | {task.block_length} | {args.speed_batch} | {sps:.1f} |")
+    return 0
 
+
+main = entry(_main)
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -7,12 +7,7 @@ the trace to the final answer's correctness (ROC AUC).  Writes OUT/trace_scores.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Optional, Sequence
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 
 def auc(scores, labels) -> float:

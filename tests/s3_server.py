@@ -3,7 +3,7 @@
 ``configure_env()`` runs when conftest is imported, before any Ray starts, so every process of
 the test session (drivers, Ray workers) sees the standard AWS variables: dummy credentials and
 ``AWS_ENDPOINT_URL`` pointing at 127.0.0.1 on a free port -- no test can reach real AWS.  The
-server itself starts only when a test asks for the ``s3_server`` fixture (issue 19 item 1).
+server itself starts only when a test asks for the ``s3_server`` fixture.
 """
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def test_missing_bits_is_a_one_line_error():
 
 def test_the_l2r_fit_regresses_rounds_on_the_rescored_bits_and_the_trajectory_fit_is_separate():
     # bits_l2r = [0, 1, 2] (+ one row without it), nfe = [1, 3, 2, 9]: slope 1/2, intercept 3/2,
-    # R² 1/4 on the three rescored rows (issue 16 / 002 §5.1); trajectory bits make a different line.
+    # R² 1/4 on the three rescored rows (002 §5.1); trajectory bits make a different line.
     df = pl.DataFrame({"sampler": ["factor"] * 4, "factor": [1.0] * 4, "nfe": [1, 3, 2, 9],
                        "bits": [5.0, 1.0, 3.0, 7.0], "bits_l2r": [0.0, 1.0, 2.0, None]})
     row = bits_vs_rounds(df, by=["sampler"]).row(0, named=True)

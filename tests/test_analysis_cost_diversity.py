@@ -90,7 +90,7 @@ def test_distinct_correct_answers_by_hand():
 
 
 def test_failed_jobs_count_as_wrong_but_not_as_cost_or_trajectories():
-    # A job that failed after its retries is written with error and zero counters (DESIGN §4).
+    # A job that failed after its retries is written with error and zero counters (docs/design.md §4).
     from analysis import bits_vs_rounds
 
     df = outcomes([("factor", "p1", 3, 1)]).with_columns(

@@ -1,4 +1,4 @@
-"""IMH's base sampler (000 §4.3, issue 16): the analysis pairs each IMH configuration with the
+"""IMH's base sampler (000 §4.3): the analysis pairs each IMH configuration with the
 baseline it equals at α = 1, so a report can draw the α-curve next to the base's τ-curve."""
 from __future__ import annotations
 

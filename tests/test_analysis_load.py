@@ -22,7 +22,7 @@ def result(sweep_dir, tag: str):
 
 @pytest.fixture()
 def sweep(tmp_path):
-    """Two result shards plus every kind of file a reader must skip (issue 17 item 3)."""
+    """Two result shards plus every kind of file a reader must skip."""
     rows = outcomes([("confidence", "p1", 3, 1), ("confidence", "p2", 2, 2)])
     shards = tmp_path / "shards"
     shards.mkdir()
@@ -77,7 +77,7 @@ def test_file_uri_reads_the_same_rows(sweep):
 @pytest.mark.filterwarnings("ignore::analysis.load.SweepDataWarning")
 def test_non_local_filesystems_go_through_pyarrow_datasets(sweep):
     # SubTreeFileSystem is not a LocalFileSystem, so this takes the generic pyarrow path that
-    # s3:// or gs:// URIs take (tests/test_s3_sweep.py runs a real S3 server).
+    # s3:// or gs:// URIs take (tests/test_sweep_s3.py runs a real S3 server).
     fs = pafs.SubTreeFileSystem(str(sweep), pafs.LocalFileSystem())
     df = load_samples("", filesystem=fs).collect()
     assert df.height == 5

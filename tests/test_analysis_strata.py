@@ -92,7 +92,7 @@ def test_errors():
         stratified_pass_at_k(df, k=2, reference="nobody")
 
 
-# ----------------------------------------------------------------------------- issue 16: not circular
+# ------------------------------------------------- strata not rated on the samples they score
 def identical_rate_samples(seed: int = 0) -> pl.DataFrame:
     """Two samplers, 64 seeds each, drawn from the SAME per-problem success rates (many near 0)."""
     rng = np.random.default_rng(seed)

@@ -1,4 +1,4 @@
-"""ETE (002 §4) and the bits-to-rounds bound (002 Thm 3.2, DESIGN §5)."""
+"""ETE (002 §4) and the bits-to-rounds bound (002 Thm 3.2, docs/design.md §5)."""
 from __future__ import annotations
 
 import math

@@ -156,7 +156,7 @@ def test_bad_parameters_raise_one_line_errors(params, message):
     assert "\n" not in str(err.value)
 
 
-# ----------------------------------------------------------------------------- issue 16: target and base
+# --------------------------------------------------------------- IMH's target and base sampler
 @pytest.mark.slow
 def test_default_imh_targets_eq8_with_all_remaining_positions():
     """000 Eq. 8 sums Δ̂ over R(s′), every remaining masked position — also those in later blocks.

@@ -1,4 +1,4 @@
-"""LLaDA and Dream adapters: model quirks hidden behind the denoiser contract (issue 9 §1).
+"""LLaDA and Dream adapters: model quirks hidden behind the denoiser contract.
 
 No 8B weights are reachable here, so a randomly initialised tiny model plays both: wrapped with
 LLaDA's special ids, and re-shaped into Dream's convention (logits shifted by one, 4-D boolean

@@ -1,5 +1,5 @@
 """The GPU benchmark script (benchmarks/bench_gpu_native.py) runs end to end on a scaled-down
-shape on CPU, so it is ready when a GPU is lent (issue 21 §4)."""
+shape on CPU, so it is ready when a GPU is lent."""
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,4 @@
-"""Native LLaDA / Dream (issue 21 §1, §2, §4) on tiny random checkpoints in the published layout.
+"""Native LLaDA / Dream on tiny random checkpoints in the published layout.
 
 The folders are written by ``workers.models.random_checkpoint`` with the published config fields
 and parameter names.  Exactness against the published modelling code is checked outside the repo

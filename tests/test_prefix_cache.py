@@ -1,4 +1,4 @@
-"""Prefix KV cache (issue 9, Fast-dLLM's prefix cache): exact where it can be, and switchable.
+"""Prefix KV cache (Fast-dLLM's prefix cache): exact where it can be, and switchable.
 
 Exactness: layer-0 keys/values depend only on the prefix tokens, so for a one-layer model the
 cached path must give the same tokens as no cache, for every sampler, seed and ragged batch.  For
@@ -105,7 +105,7 @@ def test_models_without_cache_support_are_refused_in_one_line():
     assert "\n" not in str(e.value)
 
 
-# ------------------------------------------------------------------ native LLaDA / Dream (issue 21)
+# ------------------------------------------------------------------ native LLaDA / Dream
 @pytest.fixture(scope="module")
 def native_one_layer(tmp_path_factory):
     from workers.models import load_model

@@ -1,4 +1,4 @@
-"""Row columns of issue 16: ``bits_l2r`` (002 §5.1 left-to-right rescoring, only when a job asks)
+"""Two optional row columns: ``bits_l2r`` (002 §5.1 left-to-right rescoring, only when a job asks)
 and ``base_sampler`` (IMH's α = 1 baseline), written by the worker in-process (no Ray)."""
 from __future__ import annotations
 

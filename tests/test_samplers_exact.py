@@ -1,4 +1,4 @@
-"""The samplers sample what the rules in DESIGN §5 say, checked on exact denoisers."""
+"""The samplers sample what the rules in docs/design.md §5 say, checked on exact denoisers."""
 from __future__ import annotations
 
 import math

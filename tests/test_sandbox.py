@@ -1,4 +1,4 @@
-"""The code-execution sandbox (DESIGN.md §3, Task: the sandbox paragraph): hostile programs are
+"""The code-execution sandbox (docs/design.md §3, Task: the sandbox paragraph): hostile programs are
 contained, the caller survives, and nothing escapes.  Runs in whatever containment mode the probe
 picks here; assertions that need a mode's isolation skip (with the reason) where it is missing.
 
@@ -287,7 +287,7 @@ sys.exit(0 if codes == [0, 0, 0] else 1)
 
 
 def test_memory_is_bounded_for_the_whole_tree(info):
-    """Issue 17 item 2: three children of 300 MB each (each under the per-process RLIMIT_AS)
+    """Memory limit: three children of 300 MB each (each under the per-process RLIMIT_AS)
     against a 512 MiB sandbox-wide limit: the tree never holds more than the limit, the kernel
     kills inside the sandbox only, and the run ends cleanly as a failure."""
     if not info["memory_cgroup"]:
@@ -308,7 +308,7 @@ def test_memory_is_bounded_for_the_whole_tree(info):
 
 
 def test_minimal_root_holds_the_stdlib_and_nothing_of_the_host(info, tmp_path):
-    """Issue 17 item 2: in the namespace modes the program sees what the standard library needs
+    """Isolation: in the namespace modes the program sees what the standard library needs
     and nothing else: no checkout, no datasets, no site-packages, no /etc, no home."""
     if not info.get("minimal_root"):
         pytest.skip(f"no mount namespace in the {info['mode']} mode here: the host filesystem is visible")

@@ -1,4 +1,4 @@
-"""Clean failure and shutdown (issue 17 items 3-4): stray files, a full disk, SIGTERM, two drivers.
+"""Clean failure and shutdown: stray files, a full disk, SIGTERM, two drivers.
 Each ends with every job present exactly once."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The one-driver lock (stale after SIGKILL, refused while alive) and the status file (issue 17
-item 4, issue 19 item 4).  No Ray: fast."""
+"""The one-driver lock (stale after SIGKILL, refused while alive) and the status file.
+No Ray: fast."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""The task contract every sweep and notebook codes against (DESIGN.md §3)."""
+"""The task contract every sweep and notebook codes against (docs/design.md §3)."""
 import dataclasses
 
 import pytest

@@ -1,4 +1,4 @@
-"""Difficulty labels (000 §5, Fig. 3 middle; issue 16): AIME24 carries Sun et al. (2025)'s tiers by
+"""Difficulty labels (000 §5, Fig. 3 middle): AIME24 carries Sun et al. (2025)'s tiers by
 the dataset's ``id``, MATH500 its ``level``.  The real files in ../shared/data are used when
 present (DLLM_SHARED_DATA overrides the location) and the tests skip cleanly otherwise."""
 from __future__ import annotations

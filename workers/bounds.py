@@ -1,4 +1,4 @@
-"""The bits-to-rounds bound for factor decoding (002 Thm 3.2 as reconstructed in DESIGN §5).
+"""The bits-to-rounds bound for factor decoding (002 Thm 3.2 as reconstructed in docs/design.md §5).
 
 Under the factor rule every token committed in an exploitation round of k tokens has
 p ≥ c(k) > 1 − f/(k+1), so the round carries < −k·ln(1 − f/(k+1)) nats, and at most

@@ -1,4 +1,4 @@
-"""The denoiser contract every sampler is written against (DESIGN.md §3).
+"""The denoiser contract every sampler is written against (docs/design.md §3).
 
 Any object with ``logits``, ``mask_id`` and ``vocab_size`` is a denoiser; nothing needs to
 subclass anything.  ``logits(x)`` returns one row of vocabulary logits per position, and row i

@@ -1,4 +1,4 @@
-"""Jobs and batches: what the sweep driver hands to a worker (DESIGN.md §3, job contract).
+"""Jobs and batches: what the sweep driver hands to a worker (docs/design.md §3, job contract).
 
 A job is (sweep, model, task, problem_id, sampler, params, seed); its ``job_id`` is a stable
 hash of exactly those fields, so a rerun recognises finished work.  A ``JobBatch`` is a set of
@@ -57,8 +57,9 @@ class JobBatch:
 
     @property
     def make_args(self) -> dict[str, Any]:
-        """Keyword arguments that rebuild the sampler (``params`` may hold derived values,
-        e.g. IMH's temperature = 1/alpha, that its constructor does not take)."""
+        """Keyword arguments that rebuild the sampler: ``params`` (each sampler's params are its
+        constructor's keywords; IMH's fixed τ = 1/α is not among them), unless ``sampler_args``
+        says otherwise."""
         return dict(self.params if self.sampler_args is None else self.sampler_args)
 
     def __len__(self) -> int:

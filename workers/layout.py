@@ -9,7 +9,7 @@
 
 A result file is a file directly in ``OUT/shards`` whose name is ``shard-<32 hex>.parquet``;
 nothing else counts (a stray ``backup-copy.parquet`` once made analysis read 12 duplicated rows
-the driver ignored; issue 17 item 3).  Writer temporaries (``.<name>.<uuid>.tmp``) are neither
+the driver ignored).  Writer temporaries (``.<name>.<uuid>.tmp``) are neither
 results nor strays.  Every other entry in ``shards/`` is a *stray*: reported by name, never read,
 never deleted.
 

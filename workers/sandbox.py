@@ -1,6 +1,6 @@
 """Run untrusted Python (model-written code) in a contained child process: the caller-side API.
 
-DESIGN.md §3 (Task, the sandbox paragraph): EvalPlus's ``reliability_guard`` patches ``os`` and
+docs/design.md §3 (Task, the sandbox paragraph): EvalPlus's ``reliability_guard`` patches ``os`` and
 ``subprocess`` inside the process under test and is, in its own words, not a security sandbox.  Here
 untrusted code never runs in the caller's process; every call starts a fresh process tree:
 

@@ -1,4 +1,4 @@
-"""Model loading: ``load_model(name_or_path)`` -> a denoiser with its tokenizer (DESIGN.md §3).
+"""Model loading: ``load_model(name_or_path)`` -> a denoiser with its tokenizer (docs/design.md §3).
 
 ``name_or_path`` is, in this order: a preset name (``"tiny"``: the committed checkpoint in
 ``workers/tinymodel/checkpoint``), a local checkpoint directory, or a Hugging Face hub id.

@@ -1,7 +1,7 @@
 """The generic Hugging Face adapter: any ``from_pretrained`` masked-diffusion model as a denoiser.
 
 ``HFDenoiser`` wraps a transformers model + tokenizer behind the denoiser contract
-(``workers/denoiser.py``, DESIGN.md §3): ``logits(x, attention_mask=None)`` with row i
+(``workers/denoiser.py``, docs/design.md §3): ``logits(x, attention_mask=None)`` with row i
 predicting position i, ``mask_id`` / ``eos_id`` / ``pad_id`` / ``vocab_size`` / ``device``,
 ``encode_prompt`` (chat template when the tokenizer has one) and ``decode`` (stops at EOS).
 

@@ -1,4 +1,4 @@
-"""Pieces the native LLaDA and Dream modules share (issue 21 §4): RMSNorm, RoPE, bidirectional
+"""Pieces the native LLaDA and Dream modules share: RMSNorm, RoPE, bidirectional
 SDPA attention with a real padding mask and optional cached keys/values, and safetensors loading.
 
 Both models are LLaMA/Qwen-style transformers without a causal mask.  What makes a native forward

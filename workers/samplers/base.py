@@ -5,7 +5,7 @@ window of masked positions, say which positions to commit and with which tokens.
 else — prompt padding, block semi-autoregressive windows, per-sample random streams, the model
 forward, bookkeeping of nfe / forward_rows / bits / commit order — lives here, once.
 
-Per-sample random streams (DESIGN §3): sample b draws its uniforms only from its own
+Per-sample random streams (docs/design.md §3): sample b draws its uniforms only from its own
 ``torch.Generator`` seeded with ``seeds[b]``, and only through ``Step.rand(n)`` with an ``n`` that
 does not depend on the rest of the batch, so its output is the same alone or in any batch.
 Samples that finish early leave the batch (their rows are no longer forwarded).
@@ -14,22 +14,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Sequence, Union
+from typing import Any, Callable, ClassVar, Optional, Protocol, Sequence, Union
 
 import torch
 
 from workers.denoiser import accepts_attention_mask, check_denoiser, model_device, pad_id_of
 from workers.samplers.functional import NEG_INF
 
-if TYPE_CHECKING:  # pragma: no cover
-    from workers.samplers.infilling import EarlyExit
-
 LN2 = math.log(2.0)
 
 
 @dataclass
 class Trace:
-    """What happened while decoding one sample (attribute names are a contract, DESIGN §3)."""
+    """What happened while decoding one sample (attribute names are a contract, docs/design.md §3)."""
 
     nfe: int = 0                       # sequential forward passes (rounds)
     forward_rows: int = 0              # sequences forwarded in total (> nfe with lookahead)
@@ -165,6 +162,49 @@ def build_canvas(model: Any, prompts: Sequence[Sequence[int]], gen_length: int
     return x.to(device), attn.to(device), ragged, P
 
 
+@dataclass
+class DecodeState:
+    """The mutable state of one ``Sampler.decode`` call, shared with its hooks.
+
+    ``x`` [B, P+G] is the canvas, ``masked`` [B, G] the positions still to decode, ``stage``
+    [B, G] their stage; ``cache`` holds logits a lookahead sampler already computed for a
+    sample's current state.  A hook that commits a position must write ``x``, clear ``masked``
+    and book the sample's trace itself.
+    """
+
+    model: Any
+    x: torch.Tensor
+    attn: torch.Tensor
+    ragged: bool
+    P: int
+    block_length: int
+    masked: torch.Tensor
+    stage: torch.Tensor
+    gens: list[torch.Generator]
+    traces: list[Trace]
+    cache: dict[int, torch.Tensor] = field(default_factory=dict)
+    step_idx: int = 0
+
+    @property
+    def G(self) -> int:
+        """Length of the generated region."""
+        return self.x.shape[1] - self.P
+
+
+class StepHook(Protocol):
+    """Something ``Sampler.decode`` calls at every step, after the forward, before ``select``.
+
+    Keeps rules that act on all samplers (infilling's early exit) out of the sampler loop, so
+    this module needs no knowledge of them.
+    """
+
+    def after_forward(self, state: DecodeState, active: torch.Tensor, logits: torch.Tensor,
+                      traces: list[Trace]) -> torch.Tensor:
+        """``active`` [A] sample ids, ``logits`` [A, G, V] their forward, ``traces`` theirs.
+        Returns bool [A]: rows that go on to ``select`` this step (False: the hook handled it)."""
+        ...  # pragma: no cover - protocol
+
+
 class Sampler:
     """Base class: subclasses set ``name``, validate their parameters, implement ``select``."""
 
@@ -243,135 +283,162 @@ class Sampler:
 
     def decode(self, model: Any, x: torch.Tensor, attn: torch.Tensor, ragged: bool, P: int,
                block_length: int, seeds: Sequence[int], stage: Optional[torch.Tensor] = None,
-               early_exit: Optional["EarlyExit"] = None) -> SamplerOutput:
+               hooks: Sequence["StepHook"] = ()) -> SamplerOutput:
         """The decoding loop over a prepared canvas (``build_canvas``; templates use it directly).
 
         ``x[:, P:]`` is the generated region: mask tokens are decoded, anything else is fixed.
         ``stage`` [B, G] orders groups of positions (e.g. reasoning = 0, answer = 1): a stage is
-        eligible only once every earlier stage is committed.  ``early_exit`` may end a sample
-        before its reasoning is complete (004 §4.1).
+        eligible only once every earlier stage is committed.  ``hooks`` see each step's forward
+        before the sampler does and may finish rows themselves (infilling's early exit, 004 §4.1).
+        One step: forward the active rows, run the hooks, build the window, ``select``, commit.
         """
+        state = self._start(model, x, attn, ragged, P, block_length, seeds, stage)
+        while True:
+            active = state.masked.any(1).nonzero().squeeze(1)
+            if active.numel() == 0:
+                break
+            logits = self._forward_active(state, active)
+            for hook in hooks:
+                keep = hook.after_forward(state, active, logits, [state.traces[b] for b in active.tolist()])
+                if not bool(keep.all()):
+                    active, logits = active[keep], logits[keep]
+            if active.numel():   # a hook may have finished every row of this step
+                step, idx = self._make_step(state, active, logits)
+                self._commit(state, active, step, idx, self.select(step))
+            state.step_idx += 1
+        return self._finish(state)
+
+    # ------------------------------------------------------------------ the steps of decode
+    def _start(self, model: Any, x: torch.Tensor, attn: torch.Tensor, ragged: bool, P: int,
+               block_length: int, seeds: Sequence[int], stage: Optional[torch.Tensor]) -> "DecodeState":
+        """Per-sample generators and traces, the mask and stage maps of the generated region."""
         device, B, G = x.device, x.shape[0], x.shape[1] - P
-        masked = x[:, P:] == model.mask_id
         stage = torch.zeros(B, G, dtype=torch.long, device=device) if stage is None else stage.to(device)
-        gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         traces = [Trace(commit_step=[-1] * G) for _ in range(B)]
         if self.tracks_rounds:
             for t in traces:
                 t.exploit_rounds, t.explore_rounds, t.exploit_bits, t.explore_bits = 0, 0, 0.0, 0.0
+        return DecodeState(model=model, x=x, attn=attn, ragged=ragged, P=P, block_length=block_length,
+                           masked=x[:, P:] == model.mask_id, stage=stage,
+                           gens=[torch.Generator(device=device).manual_seed(int(s)) for s in seeds],
+                           traces=traces)
 
-        def forward(xs: torch.Tensor, owners: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-            kw = {"attention_mask": attn[active[owners]]} if ragged else {}
-            out = model.logits(xs, **kw)[:, P:, :]
-            return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
+    @staticmethod
+    def _forward(state: "DecodeState", xs: torch.Tensor, owners: torch.Tensor,
+                 active: torch.Tensor) -> torch.Tensor:
+        """Generated-region logits of rows ``xs`` (row r belongs to active sample owners[r])."""
+        kw = {"attention_mask": state.attn[active[owners]]} if state.ragged else {}
+        out = state.model.logits(xs, **kw)[:, state.P:, :]
+        return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
 
-        cache: dict[int, torch.Tensor] = {}   # sample -> logits of its current state (from lookahead)
-        step_idx = 0
-        while True:
-            active = masked.any(1).nonzero().squeeze(1)
-            if active.numel() == 0:
-                break
-            A = active.numel()
-            act_list = active.tolist()
-            act_traces = [traces[b] for b in act_list]
-            fresh = [a for a, b in enumerate(act_list) if b not in cache]
-            if len(fresh) == A:
-                logits = forward(x[active], torch.arange(A, device=device), active)
-            else:  # some rows reuse the forward a lookahead sampler already ran on their state
-                logits = torch.stack([cache.get(b, next(iter(cache.values()))) for b in act_list])
-                if fresh:
-                    idx_f = torch.tensor(fresh, device=device)
-                    logits[idx_f] = forward(x[active[idx_f]], idx_f, active)
-            cache.clear()
-            for a in fresh:
-                act_traces[a].forward_rows += 1
-            if early_exit is not None:
-                keep = early_exit.apply(self, model, x, P, masked, stage, active, logits, act_traces, step_idx)
-                if not bool(keep.all()):
-                    active, logits = active[keep], logits[keep]
-                    act_list = active.tolist()
-                    act_traces = [traces[b] for b in act_list]
-                    if active.numel() == 0:
-                        step_idx += 1
-                        continue
-                    A = active.numel()
-            V = logits.shape[-1]
-            m_all, st = masked[active], stage[active]
-            current = torch.where(m_all, st, torch.full_like(st, 1 << 30)).min(1).values
-            m = m_all & (st == current[:, None])
-            start, end = self.window_bounds(m, act_traces, block_length)
-            end = end.clamp_max(G)
-            width = int((end - start).max())
-            idx = (start[:, None] + torch.arange(width, device=device)).clamp_max(G - 1)
-            window = logits.gather(1, idx[..., None].expand(-1, -1, V)).clone()
-            window[..., model.mask_id] = NEG_INF
-            eligible = m.gather(1, idx) & (start[:, None] + torch.arange(width, device=device) < end[:, None])
+    def _forward_active(self, state: "DecodeState", active: torch.Tensor) -> torch.Tensor:
+        """This step's logits [A, G, V]: one forward, except rows whose current state a lookahead
+        sampler already forwarded last step (those reuse it and are not charged again)."""
+        act_list, device, cache = active.tolist(), active.device, state.cache
+        A = len(act_list)
+        fresh = [a for a, b in enumerate(act_list) if b not in cache]
+        if len(fresh) == A:
+            logits = self._forward(state, state.x[active], torch.arange(A, device=device), active)
+        else:
+            logits = torch.stack([cache.get(b, next(iter(cache.values()))) for b in act_list])
+            if fresh:
+                idx_f = torch.tensor(fresh, device=device)
+                logits[idx_f] = self._forward(state, state.x[active[idx_f]], idx_f, active)
+        cache.clear()
+        for a in fresh:
+            state.traces[act_list[a]].forward_rows += 1
+        return logits
 
-            def rand(n: Union[int, Sequence[int]], _act: list[int] = act_list) -> torch.Tensor:
-                if isinstance(n, int):
-                    return torch.stack([torch.rand(n, generator=gens[b], device=device) for b in _act])
-                out = torch.ones(len(_act), max(n), device=device)
-                for a, (b, k) in enumerate(zip(_act, n)):
-                    out[a, :k] = torch.rand(int(k), generator=gens[b], device=device)
-                return out
+    def _make_step(self, state: "DecodeState", active: torch.Tensor,
+                   logits: torch.Tensor) -> tuple[Step, torch.Tensor]:
+        """The window each active row may commit in (current stage, ``window_bounds``), and the
+        per-row random streams and lookahead the sampler may use.  Also returns the window's
+        generated-region positions ``idx`` [A, W]."""
+        model, G, device, gens = state.model, state.G, active.device, state.gens
+        act_list = active.tolist()
+        act_traces = [state.traces[b] for b in act_list]
+        V = logits.shape[-1]
+        m_all, st = state.masked[active], state.stage[active]
+        current = torch.where(m_all, st, torch.full_like(st, 1 << 30)).min(1).values
+        m = m_all & (st == current[:, None])
+        start, end = self.window_bounds(m, act_traces, state.block_length)
+        end = end.clamp_max(G)
+        width = int((end - start).max())
+        idx = (start[:, None] + torch.arange(width, device=device)).clamp_max(G - 1)
+        window = logits.gather(1, idx[..., None].expand(-1, -1, V)).clone()
+        window[..., model.mask_id] = NEG_INF
+        eligible = m.gather(1, idx) & (start[:, None] + torch.arange(width, device=device) < end[:, None])
 
-            def lookahead(xs: torch.Tensor, owners: torch.Tensor,
-                          _active: torch.Tensor = active, _tr: list[Trace] = act_traces) -> torch.Tensor:
-                for o in owners.tolist():
-                    _tr[o].forward_rows += 1
-                return forward(xs, owners, _active)
+        def rand(n: Union[int, Sequence[int]]) -> torch.Tensor:
+            if isinstance(n, int):
+                return torch.stack([torch.rand(n, generator=gens[b], device=device) for b in act_list])
+            out = torch.ones(len(act_list), max(n), device=device)
+            for a, (b, k) in enumerate(zip(act_list, n)):
+                out[a, :k] = torch.rand(int(k), generator=gens[b], device=device)
+            return out
 
-            step = Step(window, eligible, start, end, block_length, self.temperature, x[active], P, int(model.mask_id), act_traces,
-                        rand, lookahead)
-            c = self.select(step)
-            commit = c.mask & eligible
-            if not bool(commit.any(1).all()):
-                raise RuntimeError(f"sampler {self.name!r} committed nothing for some sample")
-            logp = c.logp if c.logp is not None else (
-                torch.log_softmax(window, -1).gather(-1, c.tokens.clamp_min(0)[..., None]).squeeze(-1))
-            step_bits = (-torch.where(commit, logp, torch.zeros_like(logp)).sum(1) / LN2).tolist()
+        def lookahead(xs: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
+            for o in owners.tolist():
+                act_traces[o].forward_rows += 1
+            return self._forward(state, xs, owners, active)
 
-            r, w = commit.nonzero(as_tuple=True)
-            gpos = idx[r, w]
-            x[active[r], P + gpos] = c.tokens[r, w]
-            masked[active[r], gpos] = False
+        step = Step(window, eligible, start, end, state.block_length, self.temperature, state.x[active],
+                    state.P, int(model.mask_id), act_traces, rand, lookahead)
+        return step, idx
 
-            forced = (c.forced.tolist() if (self.tracks_rounds and c.forced is not None
-                                            and not self.own_round_accounting) else None)
-            committed: list[list[int]] = [[] for _ in range(A)]
-            for a, g in zip(r.tolist(), gpos.tolist()):
-                committed[a].append(g)
-            if c.next_logits is not None:
-                for a in torch.nonzero(c.next_valid).squeeze(1).tolist():
-                    cache[act_list[a]] = c.next_logits[a]
-            for a, tr in enumerate(act_traces):
-                tr.nfe += 1
-                tr.bits += step_bits[a]
-                for g in sorted(committed[a]):
-                    tr.order.append(g)
-                    tr.commit_step[g] = step_idx
-                if forced is not None:
-                    # (tokens, nats, forced) per round: what the bits-to-rounds check reads
-                    tr.extra.setdefault("rounds", []).append(
-                        (len(committed[a]), step_bits[a] * LN2, bool(forced[a])))
-                    if forced[a]:
-                        tr.explore_rounds += 1
-                        tr.explore_bits += step_bits[a]
-                    else:
-                        tr.exploit_rounds += 1
-                        tr.exploit_bits += step_bits[a]
-            step_idx += 1
+    def _commit(self, state: "DecodeState", active: torch.Tensor, step: Step, idx: torch.Tensor,
+                c: Commit) -> None:
+        """Write the committed tokens into the canvas and book nfe, bits and commit order."""
+        commit = c.mask & step.eligible
+        if not bool(commit.any(1).all()):
+            raise RuntimeError(f"sampler {self.name!r} committed nothing for some sample")
+        logp = c.logp if c.logp is not None else (
+            torch.log_softmax(step.logits, -1).gather(-1, c.tokens.clamp_min(0)[..., None]).squeeze(-1))
+        step_bits = (-torch.where(commit, logp, torch.zeros_like(logp)).sum(1) / LN2).tolist()
 
-        tokens = x[:, P:].cpu()
-        eos = getattr(model, "eos_id", None)
-        for b, tr in enumerate(traces):
+        r, w = commit.nonzero(as_tuple=True)
+        gpos = idx[r, w]
+        state.x[active[r], state.P + gpos] = c.tokens[r, w]
+        state.masked[active[r], gpos] = False
+
+        act_list, act_traces = active.tolist(), step.traces
+        forced = (c.forced.tolist() if (self.tracks_rounds and c.forced is not None
+                                        and not self.own_round_accounting) else None)
+        committed: list[list[int]] = [[] for _ in act_list]
+        for a, g in zip(r.tolist(), gpos.tolist()):
+            committed[a].append(g)
+        if c.next_logits is not None:
+            for a in torch.nonzero(c.next_valid).squeeze(1).tolist():
+                state.cache[act_list[a]] = c.next_logits[a]
+        for a, tr in enumerate(act_traces):
+            tr.nfe += 1
+            tr.bits += step_bits[a]
+            for g in sorted(committed[a]):
+                tr.order.append(g)
+                tr.commit_step[g] = state.step_idx
+            if forced is not None:
+                # (tokens, nats, forced) per round: what the bits-to-rounds check reads
+                tr.extra.setdefault("rounds", []).append(
+                    (len(committed[a]), step_bits[a] * LN2, bool(forced[a])))
+                if forced[a]:
+                    tr.explore_rounds += 1
+                    tr.explore_bits += step_bits[a]
+                else:
+                    tr.exploit_rounds += 1
+                    tr.exploit_bits += step_bits[a]
+
+    def _finish(self, state: "DecodeState") -> SamplerOutput:
+        """Tokens of the generated region; each trace's length up to the first EOS."""
+        tokens = state.x[:, state.P:].cpu()
+        eos = getattr(state.model, "eos_id", None)
+        for b, tr in enumerate(state.traces):
             row = tokens[b]
             if eos is not None and bool((row == eos).any()):
                 tr.tokens = int((row == eos).int().argmax())
             else:
-                tr.tokens = G
+                tr.tokens = state.G
             self.finish_trace(tr)
-        return SamplerOutput(tokens=tokens, traces=traces)
+        return SamplerOutput(tokens=tokens, traces=state.traces)
 
     def window_bounds(self, masked: torch.Tensor, traces: list[Trace],
                       block_length: int) -> tuple[torch.Tensor, torch.Tensor]:

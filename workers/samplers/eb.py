@@ -1,4 +1,4 @@
-"""``eb``: the entropy-bounded (EB) sampler of Ben-Hamu et al. (DESIGN §5).
+"""``eb``: the entropy-bounded (EB) sampler of Ben-Hamu et al. (docs/design.md §5).
 
 Sort eligible entropies ascending H(1) ≤ H(2) ≤ …, commit the largest k with
 Σ_{i≤k} H(i) − H(k) ≤ γ (k ≥ 1 always holds).  Tokens are drawn from softmax(ℓ/τ) at the chosen

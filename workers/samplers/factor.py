@@ -1,9 +1,9 @@
-"""``factor``: Fast-dLLM's dynamic (factor-based) parallel decoding (DESIGN §5), in two readings.
+"""``factor``: Fast-dLLM's dynamic (factor-based) parallel decoding (docs/design.md §5), in two readings.
 
 Draw a token at every eligible position, sort the confidences c(1) ≥ c(2) ≥ … of the N eligible
 positions (confidence = model probability of the drawn token, untempered).
 
-- ``mode="design"`` (default; DESIGN §5 and 002 §3): commit the longest prefix with
+- ``mode="design"`` (default; docs/design.md §5 and 002 §3): commit the longest prefix with
   (n+1)(1 − c(n)) < f for every rank n in it; rank 1 is always committed, and a round where rank
   1 fails the test is an exploration round (the forced fallback).  Every token of an exploitation
   round of k tokens then has p > 1 − f/(k+1), the premise of 002 Thm 3.2, so the round carries

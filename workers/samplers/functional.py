@@ -1,7 +1,7 @@
 """Small tensor helpers shared by the samplers (pure functions, no state).
 
 All take window logits ``[A, W, V]`` (A active samples, W window positions) and work on the
-untempered model marginal p = softmax(ℓ) unless they say otherwise (DESIGN §5 notation).
+untempered model marginal p = softmax(ℓ) unless they say otherwise (docs/design.md §5 notation).
 """
 from __future__ import annotations
 

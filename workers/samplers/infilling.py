@@ -24,7 +24,8 @@ from typing import Any, Optional, Sequence, Union
 
 import torch
 
-from workers.samplers.base import LN2, Sampler, SamplerOutput, Trace, build_canvas, check_float, check_int
+from workers.samplers.base import (LN2, DecodeState, Sampler, SamplerOutput, Trace, build_canvas, check_float,
+                                   check_int)
 from workers.samplers.functional import NEG_INF, entropy
 
 Text = Union[str, Sequence[int]]
@@ -78,7 +79,8 @@ class Template:
 
 
 class EarlyExit:
-    """The H_UB < γ rule, applied by ``Sampler.decode`` at every step before the sampler acts."""
+    """The H_UB < γ rule, a ``StepHook``: ``Sampler.decode`` applies it at every step before the
+    sampler acts."""
 
     def __init__(self, gamma: Optional[float], exit_decode: str = "greedy") -> None:
         self.gamma = 0.0 if gamma is None else check_float("gamma", gamma)
@@ -86,10 +88,12 @@ class EarlyExit:
             raise ValueError(f"exit_decode must be one of {', '.join(EXIT_DECODES)}, got {exit_decode!r}")
         self.exit_decode = exit_decode
 
-    def apply(self, sampler: Sampler, model: Any, x: torch.Tensor, P: int, masked: torch.Tensor,
-              stage: torch.Tensor, active: torch.Tensor, logits: torch.Tensor,
-              traces: list[Trace], step_idx: int) -> torch.Tensor:
-        """Record H_UB for the active rows; exit those below γ.  Returns rows that go on to ``select``."""
+    def after_forward(self, state: DecodeState, active: torch.Tensor, logits: torch.Tensor,
+                      traces: list[Trace]) -> torch.Tensor:
+        """Record H_UB for the active rows; exit those below γ.  Returns rows that go on to ``select``
+        (the ``StepHook`` protocol of ``Sampler.decode``)."""
+        model, x, P, masked, stage, step_idx = (state.model, state.x, state.P, state.masked,
+                                                state.stage, state.step_idx)
         keep = torch.ones(active.numel(), dtype=torch.bool, device=active.device)
         lg = logits.clone()
         lg[..., model.mask_id] = NEG_INF
@@ -163,7 +167,7 @@ def infill(sampler: Sampler, model: Any, prompts: Sequence[Sequence[int]], templ
     bl = template.reasoning_length if block_length is None else check_int("block_length", block_length)
     use_exit = exit_rule.gamma > 0 and answers is None
     return sampler.decode(model, x, attn, ragged, P, bl, seeds, stage=stage,
-                          early_exit=exit_rule if use_exit else None)
+                          hooks=(exit_rule,) if use_exit else ())
 
 
 @torch.no_grad()

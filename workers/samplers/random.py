@@ -1,4 +1,4 @@
-"""``random``: one token per step at a uniformly random masked position (DESIGN §5).
+"""``random``: one token per step at a uniformly random masked position (docs/design.md §5).
 
 With temperature 1 and one token per step this is ancestral sampling in a random order, which
 samples the model's joint exactly when the marginals are exact (any order gives the chain rule).

@@ -1,4 +1,4 @@
-"""``threshold``: Fast-dLLM's static parallel decoding (DESIGN §5).
+"""``threshold``: Fast-dLLM's static parallel decoding (docs/design.md §5).
 
 Draw a token at every eligible position (as ``confidence`` does); its confidence is the model
 probability of the drawn token.  Commit every eligible position with confidence ≥ threshold, and

@@ -1,4 +1,4 @@
-"""Tasks: fixed, versioned test problems plus exact graders (DESIGN.md §3).
+"""Tasks: fixed, versioned test problems plus exact graders (docs/design.md §3).
 
     from workers.tasks import load_task
     task = load_task("countdown")            # split="test" (default) or "train"
@@ -16,86 +16,37 @@ format), ``mmlu_pro`` (002's seeded 1000-question subset),
 """
 from __future__ import annotations
 
+import importlib
+from functools import partial
 from typing import Any, Callable, Optional
 
 from .base import Grade, Problem, Task
 
 TaskFactory = Callable[..., Task]
 
-
-def _countdown(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .countdown import CountdownTask
-
-    return CountdownTask(split=split, path=path, **kw)
-
-
-def _arith(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .arith import ArithTask
-
-    return ArithTask(split=split, path=path, **kw)
-
-
-def _sudoku(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .sudoku import SudokuTask
-
-    return SudokuTask(split=split, path=path, **kw)
-
-
-def _math500(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .math500 import Math500Task
-
-    return Math500Task(split=split, path=path, **kw)
-
-
-def _aime24(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .aime import Aime24Task
-
-    return Aime24Task(split=split, path=path, **kw)
-
-
-def _aime25(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .aime import Aime25Task
-
-    return Aime25Task(split=split, path=path, **kw)
-
-
-def _gsm8k(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .gsm8k import Gsm8kTask
-
-    return Gsm8kTask(split=split, path=path, **kw)
-
-
-def _humaneval(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .humaneval import HumanEvalTask
-
-    return HumanEvalTask(split=split, path=path, **kw)
-
-
-def _mmlu_pro(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .mmlu_pro import MmluProTask
-
-    return MmluProTask(split=split, path=path, **kw)
-
-
-def _mbpp(split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
-    from .mbpp import MbppTask
-
-    return MbppTask(split=split, path=path, **kw)
-
-
-TASKS: dict[str, TaskFactory] = {
-    "countdown": _countdown,
-    "arith": _arith,
-    "sudoku": _sudoku,  # 4×4, 004's "Sudoku (4)"; its own checkpoint: load_model("tiny-sudoku")
+# name -> (module in workers.tasks, Task class).  The module is imported on first use, so a
+# synthetic task never pulls in a benchmark's dependencies (datasets, EvalPlus, math-verify).
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "countdown": ("countdown", "CountdownTask"),
+    "arith": ("arith", "ArithTask"),
+    "sudoku": ("sudoku", "SudokuTask"),   # 4×4, 004's "Sudoku (4)"; its own checkpoint: load_model("tiny-sudoku")
     # real benchmarks (000 §5, App. B): hub data via `datasets`/EvalPlus, or path= a local file
-    "math500": _math500,
-    "aime24": _aime24,
-    "aime25": _aime25,
-    "gsm8k": _gsm8k,
-    "humaneval": _humaneval,
-    "mbpp": _mbpp,
-    "mmlu_pro": _mmlu_pro,  # 002 §5.4: a seeded uniform 1000-question subset
+    "math500": ("math500", "Math500Task"),
+    "aime24": ("aime", "Aime24Task"),
+    "aime25": ("aime", "Aime25Task"),
+    "gsm8k": ("gsm8k", "Gsm8kTask"),
+    "humaneval": ("humaneval", "HumanEvalTask"),
+    "mbpp": ("mbpp", "MbppTask"),
+    "mmlu_pro": ("mmlu_pro", "MmluProTask"),   # 002 §5.4: a seeded uniform 1000-question subset
 }
+
+
+def _build(module: str, cls: str, split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
+    """The factory every registered task shares: import its module, construct its class."""
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(split=split, path=path, **kw)
+
+
+TASKS: dict[str, TaskFactory] = {name: partial(_build, mod, cls) for name, (mod, cls) in _REGISTRY.items()}
 
 
 def load_task(name: str, split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:

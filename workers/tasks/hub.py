@@ -1,4 +1,4 @@
-"""Benchmark records from a local file or the Hugging Face hub (DESIGN.md §3, Task).
+"""Benchmark records from a local file or the Hugging Face hub (docs/design.md §3, Task).
 
 ``load_records(task, hub_id, split, config=None, path=None)``: with ``path`` read that file
 (JSON Lines, optionally gzipped, or one JSON array); without it call ``datasets.load_dataset``

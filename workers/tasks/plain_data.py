@@ -1,6 +1,6 @@
 """Plain data across the sandbox boundary: a JSON encoding with a strict type whitelist.
 
-Issue 17, item 1: the candidate's process only computes outputs; they come back as plain data and
+The candidate's process only computes outputs; they come back as plain data and
 the trusted parent compares them with the expected values it alone holds.  Nothing here runs code
 of the value's own (no ``pickle``, no ``__reduce__``, no ``__eq__`` of a foreign class): the encoder
 accepts exactly these types, checked with ``type(x) is T`` so a subclass (an ``int`` whose

@@ -1,5 +1,5 @@
 """The embedded default model ("tiny"): a small bidirectional masked-diffusion LM trained on the
-project's synthetic tasks (DESIGN.md §7).
+project's synthetic tasks (docs/design.md §7).
 
 - ``model.py``      config + model (transformers ``PretrainedConfig`` / ``PreTrainedModel``,
                     registered with the Auto classes on import) and the LLaDA-style loss

@@ -1,4 +1,4 @@
-"""The main job's command line (issue 18 item 5) and its default design (item 1)."""
+"""The main job's command line and its default design."""
 from __future__ import annotations
 
 import re

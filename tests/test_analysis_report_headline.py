@@ -1,4 +1,4 @@
-"""The report leads with its finding (issue 18 item 3) and the main job's bar (item 1), checked on a
+"""The report leads with its finding and the main job's bar, checked on a
 recorded sweep of the default design: tests/fixtures/pareto-countdown-easy (see its README.md)."""
 from __future__ import annotations
 

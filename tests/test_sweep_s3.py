@@ -1,5 +1,5 @@
 """Sweeps against a real S3 API (moto's server on loopback, through pyarrow's S3FileSystem as a
-cluster uses it; endpoint and credentials from the standard AWS variables): issue 19 item 1."""
+cluster uses it; endpoint and credentials from the standard AWS variables)."""
 from __future__ import annotations
 
 import collections

@@ -1,6 +1,6 @@
 """A simulated multi-node run (ray.cluster_utils.Cluster: a head and two worker nodes, each with
 its own resources) writing to the local S3 server: a worker node is removed mid-sweep and a new
-one added; every job lands exactly once (issue 19 item 2)."""
+one added; every job lands exactly once."""
 from __future__ import annotations
 
 import collections

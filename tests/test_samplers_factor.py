@@ -1,4 +1,4 @@
-"""``factor`` in both readings (issue 21 §3): the design/002 rule and Fast-dLLM's published rule.
+"""``factor`` in both readings: the design/002 rule and Fast-dLLM's published rule.
 
 The Fast-dLLM reference below restates ``get_transfer_index_dynamic``'s loop (NVlabs/Fast-dLLM,
 llada/generate.py) in plain Python: thresholds 1 − f/(n+1) with rank 1 forced through, break at
