@@ -1,4 +1,4 @@
-"""Bits vs rounds (paper 002 §5.1 Fig. 4, §3 Fig. 2; DESIGN §5 "bits-to-rounds", §6).
+"""Bits vs rounds (paper 002 §5.1 Fig. 4, §3 Fig. 2; docs/design.md §5 "bits to rounds", §6).
 
 Per configuration, two labelled OLS fits of rounds on bits:
 

@@ -1,7 +1,7 @@
 """What a "configuration" is, and which parameter is each sampler's temperature-like knob.
 
 Paper 000 Fig. 3 (left) sweeps "the temperature parameters (α for IMH, τ for baselines)"; the
-other samplers of DESIGN §5 have their own dial.  A configuration is one distinct (sampler,
+other samplers of docs/design.md §5 have their own dial.  A configuration is one distinct (sampler,
 params, lengths) combination: two IMH runs with the same α but different chain lengths are two
 points, not one.
 """
@@ -15,7 +15,7 @@ import polars as pl
 __all__ = ["KNOBS", "DEFAULT_KNOB", "knob_of", "with_knob", "config_columns", "group_columns",
            "problem_key", "series_labels", "selector", "IMH_BASE_SAMPLERS", "base_sampler_of", "imh_base_configs"]
 
-# Sampler → the flattened column holding its knob (DESIGN §3/§5).  Samplers not listed are
+# Sampler → the flattened column holding its knob (docs/design.md §3/§5).  Samplers not listed are
 # one-token samplers (random, confidence, entropy, margin, left_to_right) whose knob is the
 # local temperature τ.  Pass ``knobs={...}`` to the analysis functions to override entries.
 KNOBS: dict[str, str] = {
@@ -120,9 +120,9 @@ def selector(spec: str | Mapping[str, object]) -> tuple[pl.Expr, str]:
     return expr, ", ".join(f"{c}={v}" for c, v in spec.items())
 
 
-# IMH position rule → the registered baseline IMH equals at α = 1 (000 §4.3; issue 16).  The same
+# IMH position rule → the registered baseline IMH equals at α = 1 (000 §4.3).  The same
 # table as ``workers.samplers.imh.BASE_SAMPLERS`` (analysis does not import torch; a test keeps
-# the two equal).  Rows written since issue 16 carry it in the ``base_sampler`` column.
+# the two equal).  Rows written by this version carry it in the ``base_sampler`` column.
 IMH_BASE_SAMPLERS: dict[str, str] = {"confidence": "max_prob", "entropy": "entropy", "margin": "margin",
                                      "random": "random"}
 IMH_DEFAULT_POSITION = "confidence"
@@ -149,7 +149,7 @@ def imh_base_configs(configs: pl.DataFrame) -> pl.DataFrame:
 
     ``configs``: one row per configuration with ``sampler`` and ``params`` (JSON) and any of
     ``model``, ``task``, ``gen_length``, ``block_length`` (matched exactly); a ``base_sampler``
-    column (the row contract's, issue 16) is used where present, else the base is derived from
+    column (the row contract's) is used where present, else the base is derived from
     IMH's ``position`` (:func:`base_sampler_of`).  Returns one row per (IMH config, base config):
     the matched columns, ``params`` (IMH's), ``alpha``, ``base_sampler``, ``base_params``,
     ``base_temperature`` — so a report draws IMH's α-curve next to the base's τ-curve, whose

@@ -8,7 +8,7 @@ come from, first match wins:
    dataset id; MATH500: its level 1–5), whenever the sweep has any;
 2. a reference sampler's per-problem solve rate r = c/n, measured on samples *disjoint* from the
    ones scored — tiers estimated on the same samples they then score are circular (a sampler's
-   "unsolved" tier is by construction one where it scored 0, issue 16):
+   "unsolved" tier is by construction one where it scored 0):
    - ``reference=DIR`` (a path, URI or frame of another sweep's shards): r from that sweep (its
      ``reference_sampler``, default as below); every sample of the scored sweep is scored;
    - ``reference=None`` / a sampler name / a ``{column: value}`` filter (default ``"confidence"``
@@ -199,7 +199,7 @@ def stratified_from_counts(counts: pl.DataFrame, tiers: pl.DataFrame, k: int, by
     """Pass@k per (tier, group) given per-problem counts and a problem → tier table.
 
     ``n_boot`` > 0 adds a 95% percentile bootstrap CI over the tier's problems
-    (``pass@k_lo``/``pass@k_hi``; DESIGN §6: problems are the unit of replication).
+    (``pass@k_lo``/``pass@k_hi``; docs/design.md §6: problems are the unit of replication).
     """
     joined = counts.join(tiers.select([*problems, "tier"]), on=list(problems), how="left", nulls_equal=True)
     joined = joined.with_columns(pl.col("tier").fill_null("unrated"))

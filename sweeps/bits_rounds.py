@@ -10,12 +10,7 @@ bits-to-rounds bound (there must be none; it is checked on trajectory exploitati
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Optional, Sequence
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from sweeps.grid_script import grid_parser, main_for, run_grid
 from sweeps.spec import SamplerSpec

@@ -6,12 +6,7 @@ embedded default; prints Pass@1, Pass@8 and the acceptance rate per T.  IMH's de
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Optional, Sequence, Union
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from sweeps.grid_script import grid_parser, main_for, run_grid
 from sweeps.spec import SamplerSpec

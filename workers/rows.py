@@ -1,4 +1,4 @@
-"""Sample rows: the fixed Parquet schema of DESIGN.md §3 and the builders that fill it.
+"""Sample rows: the fixed Parquet schema of docs/design.md §3 and the builders that fill it.
 
 Every shard is written with ``SCHEMA`` exactly, so shards from any worker, run or version
 concatenate cleanly (Polars ``scan_parquet``, ``pyarrow.dataset``).
@@ -49,7 +49,7 @@ SCHEMA = pa.schema(
         pa.field("explore_bits", _F),
         pa.field("acceptance_rate", _F),
         pa.field("exit_step", _I),
-        # IMH: the registered one-token sampler it equals at α = 1 (000 §4.3; issue 16); else null.
+        # IMH: the registered one-token sampler it equals at α = 1 (000 §4.3); else null.
         pa.field("base_sampler", _S),
         pa.field("wall_s", _F, nullable=False),
         pa.field("worker", _S, nullable=False),

@@ -1,5 +1,5 @@
 """``ete``: Explore-Then-Exploit (002 §4, Alg. 2–3; equations lost in extraction, rules as
-reconstructed in DESIGN §5 — every choice below is a parameter).
+reconstructed in docs/design.md §5 — every choice below is a parameter).
 
 Fast block diffusion (002 §4.2): blocks of ``block_length``; block b+1 opens after block b has
 used ``budget`` sequential forward passes (``budget=None`` = ∞: only when block b is complete),

@@ -4,7 +4,7 @@ One token per step.  A base rule picks the position i (``position``: confidence 
 probability, entropy, margin, or random).  Each rule is a registered one-token baseline
 (``BASE_SAMPLERS``: confidence → ``max_prob``, the others by their own name), and IMH at α = 1
 samples exactly that baseline's law at τ = 1, so an α-curve starts from a baseline point and the
-difference measured is global tempering alone (issue 16; ``base_sampler`` is written to each row).
+difference measured is global tempering alone (``base_sampler`` is written to each row).
 The proposal is r_i = softmax(α ℓ_i) (Eq. 9).  The target is π_i(v) ∝ exp(α ℓ_{i,v} + Δ̂_{i,v})
 (Eq. 8) with the mean-field suffix correction
 
