@@ -1,7 +1,7 @@
 """Pass@1 vs Pass@k frontier: one-token samplers over temperatures, IMH over α beside max_prob.
 
 With no arguments: the embedded tiny model on countdown's easy tier (neither saturated nor
-hopeless for it), 100 problems × 32 samples, random / confidence (τ 0.5, 1) / entropy / max_prob
+hopeless for it), 80 problems × 32 samples, random / confidence (τ 0.5, 1) / entropy / max_prob
 (τ 0.5) and IMH (α 2, T 1); about 10 minutes on 2 quiet CPU cores.  It prints a time estimate
 first (from samples/s measured on the spot), then writes shards to runs/pareto/shards and the
 report to runs/pareto/report, and ends with the headline table: per task, each sampler's best
@@ -33,7 +33,7 @@ TEMPERATURES: dict[str, tuple[float, ...]] = {
 OTHER_TEMPERATURES = (1.0,)  # a one-token sampler not in TEMPERATURES
 ALPHAS = (2.0,)
 IMH_PARAMS = {"chain_length": 1, "window": "all", "position": "confidence"}
-DEFAULTS = dict(model="tiny", tasks="countdown:easy", problems=100, samples=32)
+DEFAULTS = dict(model="tiny", tasks="countdown:easy", problems=80, samples=32)
 SMOKE = dict(problems=3, samples=4, temperatures=(1.0,), alphas=(2.0,))
 
 

@@ -15,10 +15,10 @@ def _spec(*argv: str) -> SweepSpec:
     return pareto.build_spec(pareto.parser().parse_args(list(argv)))
 
 
-def test_default_is_countdown_easy_100_problems_32_samples_with_imh_beside_max_prob():
+def test_default_is_countdown_easy_80_problems_32_samples_with_imh_beside_max_prob():
     s = _spec()
     assert s.models == ["tiny"] and s.samples == 32
-    assert [(t.name, t.limit, t.difficulties) for t in s.tasks] == [("countdown", 100, ["easy"])]
+    assert [(t.name, t.limit, t.difficulties) for t in s.tasks] == [("countdown", 80, ["easy"])]
     grids = {x.name: x.grid for x in s.samplers}
     assert grids["imh"] == {"alpha": [2.0]} and grids["max_prob"] == {"temperature": [0.5]}
     imh = next(x for x in s.samplers if x.name == "imh")

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from . import math_grader
-from .base import Grade, Problem, Task, apply_op, format_step, in_test_bucket, make_problem_id, read_jsonl
+from .base import Grade, Problem, Task, apply_op, format_step, in_test_bucket, make_problem_id
+from .base import synthetic_split, tier_list
 
 NAME = "arith"
 VERSION = "arith-v2"
@@ -118,13 +119,7 @@ def _make_problem(tier_name: str, expression: str, answer: int, steps: list[str]
 
 
 def _tier_list(difficulty: Union[None, str, Sequence[str]]) -> list[str]:
-    if difficulty is None:
-        return list(TIERS)
-    tiers = [difficulty] if isinstance(difficulty, str) else list(difficulty)
-    bad = [t for t in tiers if t not in TIERS]
-    if bad or not tiers:
-        raise ValueError(f"arith: unknown difficulty {bad or tiers!r}; known: {', '.join(TIERS)}")
-    return tiers
+    return tier_list(NAME, TIERS, difficulty)
 
 
 def generate_test_set(per_tier: int = TEST_PER_TIER, version: str = VERSION,
@@ -215,22 +210,8 @@ class ArithTask(Task):
 
     def __init__(self, split: str = "test", path: Optional[str] = None, n: int = 600,
                  seed: int = 0, difficulty: Union[None, str, Sequence[str]] = None):
-        if split == "test":
-            problems = read_jsonl(path or DATA_FILE)
-            if difficulty is not None:
-                keep = set(_tier_list(difficulty))
-                problems = [p for p in problems if p.difficulty in keep]
-        elif split == "train":
-            seen: set[str] = set()
-            problems = []
-            for tname, expression, answer, steps in generate_train(4 * n + 100, seed, difficulty):
-                if expression not in seen:
-                    seen.add(expression)
-                    problems.append(_make_problem(tname, expression, answer, steps))
-                if len(problems) == n:
-                    break
-        else:
-            raise ValueError(f"arith: unknown split {split!r}; known: test, train")
+        draws = lambda: (_make_problem(*d) for d in generate_train(4 * n + 100, seed, difficulty))  # noqa: E731
+        problems = synthetic_split(NAME, TIERS, split, DATA_FILE, path, difficulty, draws, n, key=lambda p: p.meta["expression"])
         super().__init__(problems, split)
 
     def _grade(self, problem: Problem, completion: str) -> Grade:

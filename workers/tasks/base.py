@@ -1,7 +1,7 @@
 """The task contract (docs/design.md §3): problems, grades, and the ``Task`` base class.
 
 A task is a fixed, versioned list of test problems plus an exact grader.  Synthetic tasks
-(``countdown``, ``arith``) also generate training data that never shares a problem with the
+(``countdown``, ``arith``, ``sudoku``) also generate training data that never shares a problem with the
 test set: every problem has a canonical content string, its ``problem_id`` is a hash of that
 string, and a second hash of the same string puts it in the *test bucket* or not.  Test sets
 are drawn only from the test bucket, training data only from outside it.
@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Hashable, Iterable, Optional, Sequence, Union
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,45 @@ def write_jsonl(path: str | Path, problems: Iterable[Problem]) -> None:
         for p in problems:
             f.write(p.to_json() + "\n")
     tmp.replace(path)
+
+
+def tier_list(task: str, tiers: Sequence[str], difficulty: Union[None, str, Sequence[str]]) -> list[str]:
+    """``difficulty`` (None = every tier, a tier name, or several) as a checked list of tiers."""
+    if difficulty is None:
+        return list(tiers)
+    picked = [difficulty] if isinstance(difficulty, str) else list(difficulty)
+    bad = [t for t in picked if t not in tiers]
+    if bad or not picked:
+        raise ValueError(f"{task}: unknown difficulty {bad or picked!r}; known: {', '.join(tiers)}")
+    return picked
+
+
+def synthetic_split(task: str, tiers: Sequence[str], split: str, data_file: str | Path,
+                    path: Optional[str], difficulty: Union[None, str, Sequence[str]],
+                    train_draws: Callable[[], Iterable[Problem]], n: int,
+                    key: Callable[[Problem], Hashable] = lambda p: p.problem_id) -> list[Problem]:
+    """The problems of a synthetic task's split.
+
+    test: the committed JSONL (or ``path``), optionally only some tiers; train: the first ``n``
+    distinct problems (by ``key``) of ``train_draws()``, which draws outside the test bucket.
+    """
+    if split == "test":
+        problems = read_jsonl(path or data_file)
+        if difficulty is not None:
+            keep = set(tier_list(task, tiers, difficulty))
+            problems = [p for p in problems if p.difficulty in keep]
+        return problems
+    if split == "train":
+        seen: set[Hashable] = set()
+        problems = []
+        for p in train_draws():
+            if key(p) not in seen:
+                seen.add(key(p))
+                problems.append(p)
+            if len(problems) == n:
+                break
+        return problems
+    raise ValueError(f"{task}: unknown split {split!r}; known: test, train")
 
 
 class Task:

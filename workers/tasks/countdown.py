@@ -48,7 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from .base import Grade, Problem, Task, apply_op, format_step, in_test_bucket, make_problem_id, read_jsonl
+from .base import Grade, Problem, Task, apply_op, format_step, in_test_bucket, make_problem_id
+from .base import synthetic_split, tier_list
 
 NAME = "countdown"
 VERSION = "countdown-v3"
@@ -207,13 +208,7 @@ def generate_train(n: int, seed: int, difficulty: Union[None, str, Sequence[str]
 
 
 def _tier_list(difficulty: Union[None, str, Sequence[str]]) -> list[str]:
-    if difficulty is None:
-        return list(TIERS)
-    tiers = [difficulty] if isinstance(difficulty, str) else list(difficulty)
-    bad = [t for t in tiers if t not in TIERS]
-    if bad or not tiers:
-        raise ValueError(f"countdown: unknown difficulty {bad or tiers!r}; known: {', '.join(TIERS)}")
-    return tiers
+    return tier_list(NAME, TIERS, difficulty)
 
 
 def count_solutions(numbers: Sequence[int], target: int) -> int:
@@ -435,23 +430,8 @@ class CountdownTask(Task):
 
     def __init__(self, split: str = "test", path: Optional[str] = None, n: int = 600,
                  seed: int = 0, difficulty: Union[None, str, Sequence[str]] = None):
-        if split == "test":
-            problems = read_jsonl(path or DATA_FILE)
-            if difficulty is not None:
-                keep = set(_tier_list(difficulty))
-                problems = [p for p in problems if p.difficulty in keep]
-        elif split == "train":
-            seen: set[str] = set()
-            problems = []
-            for tname, numbers, target, expr, steps in generate_train(4 * n + 100, seed, difficulty):
-                p = _make_problem(tname, numbers, target, expr, steps)
-                if p.problem_id not in seen:
-                    seen.add(p.problem_id)
-                    problems.append(p)
-                if len(problems) == n:
-                    break
-        else:
-            raise ValueError(f"countdown: unknown split {split!r}; known: test, train")
+        draws = lambda: (_make_problem(*d) for d in generate_train(4 * n + 100, seed, difficulty))  # noqa: E731
+        problems = synthetic_split(NAME, TIERS, split, DATA_FILE, path, difficulty, draws, n)
         super().__init__(problems, split)
 
     def _grade(self, problem: Problem, completion: str) -> Grade:
