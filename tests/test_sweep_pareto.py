@@ -23,7 +23,7 @@ def test_default_is_countdown_easy_80_problems_32_samples_with_imh_beside_max_pr
     assert grids["imh"] == {"alpha": [2.0]} and grids["max_prob"] == {"temperature": [0.5]}
     imh = next(x for x in s.samplers if x.name == "imh")
     assert imh.params["position"] == "confidence" and imh.params["window"] == "all"
-    assert expand(s).total == 100 * 32 * 6  # random, confidence ×2, entropy, max_prob, imh
+    assert expand(s).total == 80 * 32 * 6  # random, confidence ×2, entropy, max_prob, imh
 
 
 @pytest.mark.parametrize("argv", [["--samples", "0"], ["--problems", "0"], ["--samples", "-3"],
