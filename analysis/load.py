@@ -47,6 +47,9 @@ class SweepDataWarning(UserWarning):
 
 # Column → dtype of the docs/design.md §3 contract.  Used to give all-null columns their real type and
 # by ``analysis.synthetic`` to build rows; extra columns are allowed and kept as they are.
+# Nullable columns added to the row contract after its first version (see load_samples).
+ADDED_COLUMNS = ("bits_l2r", "base_sampler")
+
 CONTRACT: dict[str, pl.DataType] = {
     "job_id": pl.String(),
     "sweep": pl.String(),
@@ -220,6 +223,11 @@ def load_samples(
         dataset = pads.dataset(shards, filesystem=fs, schema=arrow_schema, format="parquet")
         lf = pl.scan_pyarrow_dataset(dataset)
     lf = _normalise(lf)
+    # Nullable columns the row contract gained later: shards written before them read them as
+    # null (the driver counts such shards as sound too), so an upgrade never hides old results.
+    late = [pl.lit(None, dtype=CONTRACT[c]).alias(c) for c in ADDED_COLUMNS if c not in schema]
+    if late and "job_id" in schema:
+        lf = lf.with_columns(late)
     if dedupe and "job_id" in schema:
         lf = lf.unique(subset="job_id", keep="first")
     return lf

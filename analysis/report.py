@@ -264,6 +264,10 @@ def _strata_section(d: _Data, r: _Report, reference: Any) -> None:
     except SweepDataError as exc:
         r.skip("Difficulty strata", str(exc))
         return
+    tiers = split.tiers["tier"].unique().to_list()
+    if len(tiers) < 2:
+        r.skip("Difficulty strata", f"one tier only ({', '.join(map(str, tiers))}): nothing to stratify")
+        return
     keys = list(dict.fromkeys([*d.configs, *d.problems]))
     counts = (split.scored.group_by(keys)
               .agg(pl.len().cast(pl.Int64).alias("n"),

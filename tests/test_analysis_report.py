@@ -123,15 +123,25 @@ def test_report_strata_are_rated_on_seeds_it_does_not_score(tmp_path):
     (never the same samples: 000 §5 strata must not be circular).  Here confidence solves p1 on
     exactly its even seeds: rated on them, p1 is easy, and the odd seeds it is scored on all fail.
     A circular report would call p1 medium (rate 1/2) and score confidence > 0 there."""
-    df = pl.DataFrame([{"sampler": s, "problem_id": "p1", "seed": i,
-                        "correct": (i % 2 == 0) if s == "confidence" else (i < 2)}
-                       for s in ("confidence", "random") for i in range(8)])
+    df = pl.DataFrame([{"sampler": s, "problem_id": p, "seed": i,
+                        "correct": ((i % 2 == 0) if s == "confidence" else (i < 2)) if p == "p1" else False}
+                       for p in ("p1", "p2") for s in ("confidence", "random") for i in range(8)])
     write_shards(tmp_path, df)
     summary = json.loads((write_report(tmp_path, n_boot=20) / "summary.json").read_text())
     strata = summary["strata"]
     assert "even seeds" in strata["tier_source"]
     got = {(r["tier"], r["label"]): r for r in strata["table"]}
     k = strata["k"]
-    assert set(got) == {("easy", "confidence"), ("easy", "random")}
+    assert {t for t, _ in got} == {"easy", "unsolved"}
     assert got["easy", "confidence"][f"pass@{k}"] == 0.0 and got["easy", "confidence"]["samples"] == 4
     assert got["easy", "random"][f"pass@{k}"] > 0.0 and got["easy", "random"]["samples"] == 8
+
+
+def test_strata_of_a_single_tier_are_skipped_with_a_reason(tmp_path):
+    df = outcomes([("confidence", "p1", 4, 2), ("random", "p2", 4, 1), ("confidence", "p2", 4, 3),
+                   ("random", "p1", 4, 0)], difficulty="easy")
+    write_shards(tmp_path, df)
+    rdir = write_report(tmp_path, n_boot=20)
+    summary = json.loads((rdir / "summary.json").read_text())
+    assert "one tier only (easy)" in summary["skipped"]["Difficulty strata"]
+    assert "strata" not in summary and not (rdir / "strata.png").exists()

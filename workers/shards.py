@@ -181,7 +181,8 @@ class SweepDir:
     def check_shard(self, path: str, full: bool = True) -> tuple[Optional[list[str]], Optional[str]]:
         """(job ids, None) for a sound shard, (None, reason) for a corrupt one.
 
-        Checks the footer, the contract columns and types, page checksums (all columns when
+        Checks the footer, the contract columns and types (a nullable column the shard predates
+        may be absent: readers fill it with nulls), page checksums (all columns when
         ``full``, else job_id only), unique non-null ids, and that the ids hash to the name."""
         try:
             with self.fs.open_input_file(path) as f:
@@ -190,6 +191,8 @@ class SweepDir:
                 for fld in SCHEMA:
                     i = schema.get_field_index(fld.name)
                     if i < 0:
+                        if fld.nullable:  # written before this column existed: read as null
+                            continue
                         return None, f"missing column {fld.name}"
                     if not schema.field(i).type.equals(fld.type):
                         return None, f"column {fld.name} has type {schema.field(i).type}, expected {fld.type}"
