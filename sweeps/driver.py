@@ -214,6 +214,7 @@ class _Run:
         self.tty = tty = sys.stderr.isatty()
         self.bar = tqdm(total=summary.total, initial=summary.present_before, unit="job",
                         dynamic_ncols=tty, ncols=None if tty else 100, mininterval=0.1 if tty else 30.0,
+                        maxinterval=10.0 if tty else 30.0,  # tqdm's monitor would redraw every 10 s
                         smoothing=0.05, disable=not progress, desc=plan.spec.name, file=sys.stderr)
 
     def _fill(self) -> None:
