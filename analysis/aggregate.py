@@ -14,12 +14,13 @@ from typing import Iterable, Sequence
 
 import polars as pl
 
+from workers.contract import KNOB_COLUMNS
+
 from .budget import LN2, bits_budget
 
 __all__ = ["PARTS", "KNOB_COLUMNS", "aggregate", "factors_in", "rollup", "SUM_PREFIX"]
 
 PARTS = frozenset({"counts", "bits", "split", "bound", "cost", "acceptance", "distinct", "labels", "knobs"})
-KNOB_COLUMNS = ("alpha", "temperature", "threshold", "factor", "lam", "gamma", "chain_length")
 COST_COLUMNS = ("nfe", "forward_rows", "wall_s", "tokens")
 SPLIT_COLUMNS = ("exploit_bits", "explore_bits", "exploit_rounds", "explore_rounds")
 SUM_PREFIX = "_sum_"

@@ -12,21 +12,17 @@ from typing import Iterable, Mapping
 
 import polars as pl
 
+from workers.contract import DEFAULT_DIAL, DIALS
+
 __all__ = ["KNOBS", "DEFAULT_KNOB", "knob_of", "with_knob", "config_columns", "group_columns",
            "problem_key", "series_labels", "selector", "IMH_BASE_SAMPLERS", "base_sampler_of", "imh_base_configs"]
 
-# Sampler → the flattened column holding its knob (docs/design.md §3/§5).  Samplers not listed are
-# one-token samplers (random, confidence, entropy, margin, left_to_right) whose knob is the
-# local temperature τ.  Pass ``knobs={...}`` to the analysis functions to override entries.
-KNOBS: dict[str, str] = {
-    "imh": "alpha",          # 000 §4.3: global tempering exponent α
-    "threshold": "threshold",  # Fast-dLLM static confidence threshold
-    "factor": "factor",      # Fast-dLLM dynamic factor f (002 Thm 3.2)
-    "eb": "gamma",           # entropy-bounded budget γ
-    "med": "lam",            # 004 §4.2 entropy cap λ
-    "ete": "threshold",      # 002 §4: exploitation threshold τ
-}
-DEFAULT_KNOB = "temperature"
+# Sampler → the flattened column holding its frontier dial (workers.contract's knob registry:
+# imh α, threshold/ete θ, factor f, eb γ, med λ).  Samplers not listed are one-token samplers
+# whose dial is the local temperature τ.  Pass ``knobs={...}`` to the analysis functions to
+# override entries.
+KNOBS: dict[str, str] = dict(DIALS)
+DEFAULT_KNOB = DEFAULT_DIAL
 
 # Columns that together identify a configuration, in display order (those present are used).
 CONFIG_COLUMNS = ("model", "task", "sampler", "params", "gen_length", "block_length")

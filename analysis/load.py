@@ -21,7 +21,8 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-# Torch- and Ray-free by design (stdlib + pyarrow.fs): the one shard-name definition.
+# Torch- and Ray-free by design (stdlib + pyarrow): the row contract and the one shard-name definition.
+from workers.contract import ADDED_COLUMNS, SCHEMA
 from workers.layout import describe_strays, list_results, shards_dir
 
 __all__ = [
@@ -47,49 +48,8 @@ class SweepDataWarning(UserWarning):
 
 # Column → dtype of the docs/design.md §3 contract.  Used to give all-null columns their real type and
 # by ``analysis.synthetic`` to build rows; extra columns are allowed and kept as they are.
-# Nullable columns added to the row contract after its first version (see load_samples).
-ADDED_COLUMNS = ("bits_l2r", "base_sampler")
-
-CONTRACT: dict[str, pl.DataType] = {
-    "job_id": pl.String(),
-    "sweep": pl.String(),
-    "model": pl.String(),
-    "task": pl.String(),
-    "problem_id": pl.String(),
-    "difficulty": pl.String(),
-    "sampler": pl.String(),
-    "params": pl.String(),
-    "alpha": pl.Float64(),
-    "temperature": pl.Float64(),
-    "threshold": pl.Float64(),
-    "factor": pl.Float64(),
-    "lam": pl.Float64(),
-    "gamma": pl.Float64(),
-    "chain_length": pl.Int64(),
-    "gen_length": pl.Int64(),
-    "block_length": pl.Int64(),
-    "seed": pl.Int64(),
-    "completion": pl.String(),
-    "extracted": pl.String(),
-    "correct": pl.Boolean(),
-    "error": pl.String(),
-    "nfe": pl.Int64(),
-    "forward_rows": pl.Int64(),
-    "tokens": pl.Int64(),
-    "bits": pl.Float64(),
-    "bits_l2r": pl.Float64(),
-    "exploit_rounds": pl.Int64(),
-    "explore_rounds": pl.Int64(),
-    "exploit_bits": pl.Float64(),
-    "explore_bits": pl.Float64(),
-    "acceptance_rate": pl.Float64(),
-    "exit_step": pl.Int64(),
-    "base_sampler": pl.String(),
-    "wall_s": pl.Float64(),
-    "worker": pl.String(),
-    "code_version": pl.String(),
-    "created_at": pl.Datetime("us", "UTC"),
-}
+# The row contract's column types, as Polars sees them (from workers.contract's pyarrow schema).
+CONTRACT: dict[str, pl.DataType] = dict(pl.from_arrow(SCHEMA.empty_table()).schema)
 
 # The least every analysis needs: which problem, which sampler, was it right.
 REQUIRED: tuple[str, ...] = ("problem_id", "sampler", "correct")

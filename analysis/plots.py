@@ -14,6 +14,8 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from workers.contract import KNOB_SYMBOLS
+
 from .budget import LN2, bits_budget
 from .strata import tier_sort_key
 
@@ -21,7 +23,6 @@ __all__ = ["save", "frontier_figure", "imh_base", "IMH_BASE", "passk_curve_figur
            "shares_figure", "cost_figure", "similarity_figure", "acceptance_figure", "KNOB_SYMBOLS"]
 
 # one symbol per knob: τ is the temperature only (a confidence threshold is θ)
-KNOB_SYMBOLS = {"alpha": "α", "temperature": "τ", "threshold": "θ", "factor": "f", "gamma": "γ", "lam": "λ"}
 _DPI = 110
 
 

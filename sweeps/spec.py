@@ -31,10 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from workers.contract import NONNEGATIVE_KNOBS
 from workers.jobs import JobBatch, canonical_json, job_id
-
-NONNEGATIVE_KNOBS = ("alpha", "temperature", "threshold", "factor", "gamma", "lam", "k_max",
-                     "chain_length")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 

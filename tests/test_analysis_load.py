@@ -136,10 +136,10 @@ def test_dedupe_keeps_one_row_per_job_id(tmp_path):
     assert load_samples(tmp_path, dedupe=True).collect().height == 3
 
 
-def test_analysis_needs_neither_torch_nor_ray_nor_workers_beyond_the_layout():
+def test_analysis_needs_neither_torch_nor_ray_nor_workers_beyond_the_layout_and_contract():
     code = ("import sys, analysis, analysis.report, analysis.plots; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ray', 'workers', 'sweeps') "
-            "and m not in ('workers', 'workers.layout')); "
+            "and m not in ('workers', 'workers.layout', 'workers.contract')); "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,4 +1,4 @@
-"""Sample rows: the fixed Parquet schema of docs/design.md §3 and the builders that fill it.
+"""Sample rows: the builders that fill the fixed Parquet schema (``workers.contract``, docs/design.md §3).
 
 Every shard is written with ``SCHEMA`` exactly, so shards from any worker, run or version
 concatenate cleanly (Polars ``scan_parquet``, ``pyarrow.dataset``).
@@ -10,54 +10,9 @@ from typing import Any, Mapping, Optional, Sequence
 
 import pyarrow as pa
 
+from workers.contract import COLUMNS, FLOAT_KNOBS, INT_KNOBS, SCHEMA  # noqa: F401 (re-exported)
 from workers.jobs import JobBatch, canonical_json
 
-# Knobs flattened into their own columns for easy filtering (null when a sampler lacks them).
-FLOAT_KNOBS = ("alpha", "temperature", "threshold", "factor", "lam", "gamma")
-INT_KNOBS = ("chain_length",)
-
-_S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
-SCHEMA = pa.schema(
-    [
-        pa.field("job_id", _S, nullable=False),
-        pa.field("sweep", _S, nullable=False),
-        pa.field("model", _S, nullable=False),
-        pa.field("task", _S, nullable=False),
-        pa.field("problem_id", _S, nullable=False),
-        pa.field("difficulty", _S),
-        pa.field("sampler", _S, nullable=False),
-        pa.field("params", _S, nullable=False),
-        *[pa.field(k, _F) for k in FLOAT_KNOBS],
-        *[pa.field(k, _I) for k in INT_KNOBS],
-        pa.field("gen_length", _I, nullable=False),
-        pa.field("block_length", _I, nullable=False),
-        pa.field("seed", _I, nullable=False),
-        pa.field("completion", _S, nullable=False),
-        pa.field("extracted", _S),
-        pa.field("correct", _B, nullable=False),
-        pa.field("error", _S),
-        pa.field("nfe", _I, nullable=False),
-        pa.field("forward_rows", _I, nullable=False),
-        pa.field("tokens", _I, nullable=False),
-        pa.field("bits", _F, nullable=False),
-        # Left-to-right rescored NLL of the completion (002 §5.1's "true joint"); null unless the
-        # sweep asked for it (``bits_l2r: true``), since it costs G extra rows per sample.
-        pa.field("bits_l2r", _F),
-        pa.field("exploit_rounds", _I),
-        pa.field("explore_rounds", _I),
-        pa.field("exploit_bits", _F),
-        pa.field("explore_bits", _F),
-        pa.field("acceptance_rate", _F),
-        pa.field("exit_step", _I),
-        # IMH: the registered one-token sampler it equals at α = 1 (000 §4.3); else null.
-        pa.field("base_sampler", _S),
-        pa.field("wall_s", _F, nullable=False),
-        pa.field("worker", _S, nullable=False),
-        pa.field("code_version", _S, nullable=False),
-        pa.field("created_at", pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-)
-COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 TRACE_OPTIONAL = ("exploit_rounds", "explore_rounds", "exploit_bits", "explore_bits",
                   "acceptance_rate", "exit_step")
 MAX_ERROR_CHARS = 500
