@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from sweeps.cli import EPILOG, add_run_args, entry, execute
+from sweeps.cli import EPILOG, add_run_args, entry, execute, shrink
 from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
 
 
@@ -30,15 +30,16 @@ def run_grid(args: argparse.Namespace, samplers: list[SamplerSpec],
              table: Callable[[str], None], bits_l2r: bool = False) -> int:
     """Run the grid (resumable, like every sweep), then print the script's table.
     ``bits_l2r``: also rescore every sample left to right (row column ``bits_l2r``)."""
-    problems, samples = (3, 4) if args.smoke else (args.problems, args.samples)
-    if problems < 1 or samples < 1:
+    if not args.smoke and (args.problems < 1 or args.samples < 1):
         raise SpecError("--problems and --samples must be >= 1")
-    name = f"{args.name}-smoke" if args.smoke else args.name
-    if args.smoke and args.out == f"runs/{args.name}":
-        args.out = f"runs/{name}"
-    tasks = [TaskSpec(t.strip(), limit=problems) for t in args.task.split(",") if t.strip()]
-    spec = SweepSpec(name=name, models=[args.model], tasks=tasks, samplers=samplers,
-                     samples=samples, batch_size=32, bits_l2r=bits_l2r)
+    tasks = [TaskSpec(t.strip(), limit=args.problems) for t in args.task.split(",") if t.strip()]
+    spec = SweepSpec(name=args.name, models=[args.model], tasks=tasks, samplers=samplers,
+                     samples=args.samples, batch_size=32, bits_l2r=bits_l2r)
+    if args.smoke:  # the scripts cut their own grids; the one smoke helper cuts problems and seeds
+        spec = shrink(spec, samples=4, problems=3, values=max((len(v) for s in samplers for v in s.grid.values()),
+                                                              default=1))
+        if args.out == f"runs/{args.name}":
+            args.out = f"runs/{spec.name}"
     status = execute(spec, args)
     if status == 0:
         table(args.out)
