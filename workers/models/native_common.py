@@ -14,9 +14,10 @@ rotated, so cached entries are reused as they are.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -157,6 +158,25 @@ class NativeTransformer(nn.Module):
     #: the denoiser adapters read these: a real padding mask, and cached keys/values are accepted
     native = True
     supports_prefix_cache = True
+    #: subclasses: (published name regex, ours) pairs, and the config dataclass (with from_folder)
+    names: Sequence[tuple[str, str]] = ()
+    config_class: Any = None
+
+    def rename(self, name: str) -> Optional[str]:
+        """Our parameter name for a published one (unknown names are reported by load_checkpoint)."""
+        for pat, repl in self.names:
+            if re.fullmatch(pat, name):
+                return re.sub(pat, repl, name)
+        return name
+
+    @classmethod
+    def from_folder(cls, folder: Union[str, Path], dtype: torch.dtype = torch.float32,
+                    device: Union[str, torch.device] = "cpu") -> "NativeTransformer":
+        """Build on the meta device (no memory for 8B of random weights), then load the checkpoint."""
+        cfg = cls.config_class.from_folder(folder)
+        with torch.device("meta"):
+            model = cls(cfg)
+        return model.load_checkpoint(Path(folder), dtype, torch.device(device))
 
     def __init__(self, vocab: int, dim: int, hidden: int, n_layers: int, n_heads: int, n_kv: int,
                  qkv_bias: bool, theta: float, eps: float, rope_fp32: bool) -> None:
@@ -188,10 +208,6 @@ class NativeTransformer(nn.Module):
         return NativeOutput(self.head(self.norm(x)), tuple(present) if use_cache else None)
 
     # ------------------------------------------------------------------------ checkpoints
-    def rename(self, name: str) -> Optional[str]:  # pragma: no cover - abstract
-        """The checkpoint's parameter name -> this module's (None: not a parameter of ours)."""
-        raise NotImplementedError
-
     def load_checkpoint(self, folder: Path, dtype: torch.dtype, device: torch.device) -> "NativeTransformer":
         """Load ``model.safetensors`` (or the shards its index lists) by the published names."""
         from safetensors.torch import load_file

@@ -15,12 +15,9 @@ applied in the weights' dtype, as Qwen2 does.  Prefix / dual caches: ``native_co
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional, Union
-
-import torch
 
 from workers.models.native_common import NativeTransformer
 
@@ -68,22 +65,12 @@ class NativeDream(NativeTransformer):
     """Dream's forward: ``model(input_ids, attention_mask, past_key_values, use_cache, suffix_key_values)``;
     row i of the logits predicts position i + 1."""
 
+    names = _NAMES
+    config_class = DreamConfig
+
     def __init__(self, cfg: DreamConfig) -> None:
         super().__init__(cfg.vocab_size, cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers,
                          cfg.num_attention_heads, cfg.num_key_value_heads, True, cfg.rope_theta,
                          cfg.rms_norm_eps, rope_fp32=False)
         self.config, self.tied = cfg, cfg.tie_word_embeddings
 
-    def rename(self, name: str) -> Optional[str]:
-        for pat, repl in _NAMES:
-            if re.fullmatch(pat, name):
-                return re.sub(pat, repl, name)
-        return name
-
-    @classmethod
-    def from_folder(cls, folder: Union[str, Path], dtype: torch.dtype = torch.float32,
-                    device: Union[str, torch.device] = "cpu") -> "NativeDream":
-        cfg = DreamConfig.from_folder(folder)
-        with torch.device("meta"):
-            model = cls(cfg)
-        return model.load_checkpoint(Path(folder), dtype, torch.device(device))

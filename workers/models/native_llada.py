@@ -15,12 +15,9 @@ RoPE is applied in fp32 (the published ``rope_full_precision``).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional, Union
-
-import torch
 
 from workers.models.native_common import NativeTransformer
 
@@ -84,6 +81,9 @@ class NativeLLaDA(NativeTransformer):
     """LLaDA's forward: ``model(input_ids, attention_mask, past_key_values, use_cache, suffix_key_values)``;
     row i of the logits predicts position i (no shift)."""
 
+    names = _NAMES
+    config_class = LLaDAConfig
+
     def __init__(self, cfg: LLaDAConfig) -> None:
         vocab = cfg.embedding_size or cfg.vocab_size
         super().__init__(vocab, cfg.d_model, cfg.mlp_hidden_size, cfg.n_layers, cfg.n_heads,
@@ -91,17 +91,3 @@ class NativeLLaDA(NativeTransformer):
                          rope_fp32=True)
         self.config, self.tied = cfg, cfg.weight_tying
 
-    def rename(self, name: str) -> Optional[str]:
-        for pat, repl in _NAMES:
-            if re.fullmatch(pat, name):
-                return re.sub(pat, repl, name)
-        return name  # unknown names are reported by load_checkpoint
-
-    @classmethod
-    def from_folder(cls, folder: Union[str, Path], dtype: torch.dtype = torch.float32,
-                    device: Union[str, torch.device] = "cpu") -> "NativeLLaDA":
-        """Build on the meta device (no memory for 8B of random weights), then load the checkpoint."""
-        cfg = LLaDAConfig.from_folder(folder)
-        with torch.device("meta"):
-            model = cls(cfg)
-        return model.load_checkpoint(Path(folder), dtype, torch.device(device))
