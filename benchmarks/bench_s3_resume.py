@@ -36,8 +36,8 @@ import s3_server  # noqa: E402  (the tests' loopback S3 server helper)
 
 s3_server.configure_env()  # AWS_ENDPOINT_URL -> loopback, dummy credentials: never real AWS
 
-from sweeps.driver import run_sweep  # noqa: E402
-from sweeps.spec import SamplerSpec, SweepSpec, TaskSpec, expand  # noqa: E402
+from sweeps.engine.driver import run_sweep  # noqa: E402
+from sweeps.engine.spec import SamplerSpec, SweepSpec, TaskSpec, expand  # noqa: E402
 from workers.rows import RowBuilder, to_table  # noqa: E402
 from workers.samplers.base import Trace  # noqa: E402
 from workers.shards import SweepDir  # noqa: E402

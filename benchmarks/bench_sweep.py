@@ -32,8 +32,8 @@ if "RAY_TMPDIR" not in os.environ:  # a private Ray, never one recorded on the m
 
 import polars as pl  # noqa: E402
 
-from sweeps.driver import code_version, run_sweep  # noqa: E402
-from sweeps.spec import SamplerSpec, SweepSpec, TaskSpec, expand  # noqa: E402
+from sweeps.engine.driver import code_version, run_sweep  # noqa: E402
+from sweeps.engine.spec import SamplerSpec, SweepSpec, TaskSpec, expand  # noqa: E402
 from workers.actor import SweepWorker  # noqa: E402
 from workers.jobs import JobBatch  # noqa: E402
 from workers.rows import RowBuilder, to_table  # noqa: E402

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from sweeps.grid_script import grid_parser, main_for, run_grid
-from sweeps.spec import SamplerSpec
+from sweeps.engine.grid_script import grid_parser, main_for, run_grid
+from sweeps.engine.spec import SamplerSpec
 
 
 def table(out: str, temperature: Optional[float] = None) -> None:

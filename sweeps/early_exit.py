@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from analysis.stats import mean_ci
-    from sweeps.infill_common import (batches, ensure_out, expand, med_k_max, problems, template_text,
+    from sweeps.engine.infill_common import (batches, ensure_out, expand, med_k_max, problems, template_text,
                                       template_for)
     from workers.models import load_model
     from workers.samplers import make_sampler
@@ -100,7 +100,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from sweeps.infill_common import script_main
+    from sweeps.engine.infill_common import script_main
 
     return script_main("python sweeps/early_exit.py", __doc__, "runs/early_exit", add_args, run, argv)
 

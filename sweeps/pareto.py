@@ -17,8 +17,8 @@ import argparse
 from pathlib import Path
 from typing import Optional, Sequence
 
-from sweeps.cli import EPILOG, add_run_args, check_args, execute, main_guard
-from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
+from sweeps.engine.cli import EPILOG, add_run_args, check_args, execute, main_guard
+from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
 
 ONE_TOKEN = ("random", "confidence", "entropy", "max_prob")  # margin: --samplers ...,margin
 # The default grid spends its budget where the tiny model's frontier bends on countdown's easy
@@ -161,7 +161,7 @@ def estimate(spec: SweepSpec, workers: int, batch: int = 8, log=print) -> float:
 
     import torch
 
-    from sweeps.spec import expand, sampler_configs
+    from sweeps.engine.spec import expand, sampler_configs
     from workers.models import load_model
     from workers.samplers import make_sampler
     from workers.tasks import load_task
@@ -214,7 +214,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         args.out = "runs/pareto-smoke"
     spec = build_spec(args)
     check_args(args)
-    from sweeps.spec import expand
+    from sweeps.engine.spec import expand
 
     plan = expand(spec, None, check_models=True)
     for line in note_capped(spec, plan.difficulty):

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
     from tqdm import tqdm
 
-    from sweeps.infill_common import (answer_text, batches, ensure_out, expand, problems, template_for,
+    from sweeps.engine.infill_common import (answer_text, batches, ensure_out, expand, problems, template_for,
                                       template_text)
     from workers.models import load_model
     from workers.samplers import make_sampler
@@ -62,7 +62,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from sweeps.infill_common import script_main
+    from sweeps.engine.infill_common import script_main
 
     return script_main("python sweeps/posterior.py", __doc__, "runs/posterior", add_args, run, argv)
 

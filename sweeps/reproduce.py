@@ -21,8 +21,8 @@ import copy
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from sweeps.cli import EPILOG, add_run_args, execute, main_guard, shrink
-from sweeps.spec import SpecError, SweepSpec, load_spec
+from sweeps.engine.cli import EPILOG, add_run_args, execute, main_guard, shrink
+from sweeps.engine.spec import SpecError, SweepSpec, load_spec
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs" / "papers"
 SMOKE_MODEL = "tiny"
@@ -128,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
 def run_in_process(spec: SweepSpec, out: str, batch_size: Optional[int] = None) -> int:
     """Run a spec's missing batches here, without Ray (resumable like the driver: finished job
     ids are read from the shards).  Returns the number of jobs run."""
-    from sweeps.driver import code_version, plan_todo, prepare
+    from sweeps.engine.driver import code_version, plan_todo, prepare
     from workers.actor import SweepWorker
 
     plan, d = prepare(spec, out, batch_size)
@@ -168,7 +168,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if args.out == "runs/<table>":
         args.out = f"runs/{args.table}{'-smoke' if args.smoke else ''}"
     if args.dry_run:
-        from sweeps.dry_run import estimate, format_estimate
+        from sweeps.engine.dry_run import estimate, format_estimate
 
         print(format_estimate([estimate(s, args.nfe_from) for s in specs], args.tokens_per_s))
         return 0
@@ -177,7 +177,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args.no_report = True                  # one report at the end, over every part
     started = False
     if not args.in_process and len(specs) > 1:   # one Ray for every part (not one start per part)
-        from sweeps.driver import connect
+        from sweeps.engine.driver import connect
 
         started, _ = connect(args.address, lambda s: print(s, flush=True))
     try:

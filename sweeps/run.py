@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Sequence
 
-from sweeps.cli import EPILOG, add_run_args, execute, main_guard, shrink
-from sweeps.spec import load_spec
+from sweeps.engine.cli import EPILOG, add_run_args, execute, main_guard, shrink
+from sweeps.engine.spec import load_spec
 
 
 def parser() -> argparse.ArgumentParser:

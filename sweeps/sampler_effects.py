@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 import polars as pl
 
-from sweeps.cli import entry
+from sweeps.engine.cli import entry
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from sweeps.cli import entry
+from sweeps.engine.cli import entry
 
 PARALLEL = float("1e9")  # λ of "k tokens per step": every position qualifies, k_max bounds the count
 

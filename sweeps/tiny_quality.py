@@ -22,7 +22,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from analysis.passk import estimate_pass_at_k
-from sweeps.cli import entry
+from sweeps.engine.cli import entry
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

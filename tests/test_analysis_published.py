@@ -120,7 +120,7 @@ def test_second_reading_catches_a_swapped_value(pub):
 # ------------------------------------------------------------------------- rows vs specs
 def test_every_row_is_a_configuration_of_its_tables_spec(pub):
     from sweeps.reproduce import table_specs
-    from sweeps.spec import load_spec, sampler_configs
+    from sweeps.engine.spec import load_spec, sampler_configs
 
     specs = {t: [load_spec(p) for p in table_specs(t)] for t in pub["table"].unique().to_list()}
     for r in pub.iter_rows(named=True):

@@ -22,7 +22,7 @@ def test_the_other_layers_read_the_registry():
     from analysis.configs import KNOBS, knob_of
     from analysis.load import CONTRACT
     from analysis.plots import KNOB_SYMBOLS
-    from sweeps.spec import NONNEGATIVE_KNOBS
+    from sweeps.engine.spec import NONNEGATIVE_KNOBS
     from workers.rows import SCHEMA
 
     assert SCHEMA is contract.SCHEMA and list(CONTRACT) == contract.SCHEMA.names

@@ -66,7 +66,7 @@ def test_imh_rows_name_their_base_sampler(small_model_dir, tmp_path):
 
 
 def test_a_spec_asks_for_bits_l2r_and_its_batches_carry_it(small_model_dir):
-    from sweeps.spec import SpecError, expand, spec_from_dict
+    from sweeps.engine.spec import SpecError, expand, spec_from_dict
 
     d = {"name": "s", "models": [small_model_dir], "tasks": [{"name": "countdown", "limit": 2}],
          "samplers": ["confidence"], "samples": 2}

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from sweeps.cli import entry, main_guard
-from sweeps.driver import SweepError
-from sweeps.spec import SpecError
+from sweeps.engine.cli import entry, main_guard
+from sweeps.engine.driver import SweepError
+from sweeps.engine.spec import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(p for p in (ROOT / "sweeps").glob("*.py") if 'if __name__ == "__main__"' in p.read_text())

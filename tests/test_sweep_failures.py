@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sweeps.driver import INJECT_ENV, run_sweep
-from sweeps.spec import expand, load_spec
+from sweeps.engine.driver import INJECT_ENV, run_sweep
+from sweeps.engine.spec import expand, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,8 +2,8 @@
 (sweeps.cli.shrink): few problems and seeds, their own name and output directory."""
 from __future__ import annotations
 
-from sweeps import grid_script
-from sweeps.spec import SamplerSpec
+from sweeps.engine import grid_script
+from sweeps.engine.spec import SamplerSpec
 
 
 def test_smoke_shrinks_problems_and_seeds_under_its_own_name(monkeypatch):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from sweeps import status as st
+from sweeps.engine import status as st
 from workers.shards import SweepDir
 
 

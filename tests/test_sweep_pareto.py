@@ -7,8 +7,8 @@ import time
 import pytest
 
 from sweeps import pareto
-from sweeps.driver import run_sweep
-from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, check_model, expand
+from sweeps.engine.driver import run_sweep
+from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, check_model, expand
 
 
 def _spec(*argv: str) -> SweepSpec:

@@ -11,7 +11,7 @@ import pytest
 from analysis import load_samples
 from analysis.paper_compare import load_published
 from sweeps.reproduce import main, table_specs, tables
-from sweeps.spec import SamplerSpec, SweepSpec, TaskSpec, load_spec, sampler_configs
+from sweeps.engine.spec import SamplerSpec, SweepSpec, TaskSpec, load_spec, sampler_configs
 from workers.tasks import TASKS
 
 TABLES = tables()
@@ -87,7 +87,7 @@ def _spec(**kw) -> SweepSpec:
 
 
 def test_dry_run_counts():
-    from sweeps.dry_run import estimate
+    from sweeps.engine.dry_run import estimate
 
     est = estimate(_spec())
     by = {x.sampler: x for x in est.lines}
@@ -100,7 +100,7 @@ def test_dry_run_counts():
 
 def test_dry_run_prices_parallel_samplers_from_a_previous_sweep(tmp_path):
     from analysis.synthetic import Config, write_sweep
-    from sweeps.dry_run import estimate, format_estimate
+    from sweeps.engine.dry_run import estimate, format_estimate
 
     write_sweep(tmp_path, n_problems=6, n_samples=4, configs=[Config("factor", {"factor": 1.0})],
                 gen_length=64, task="countdown")

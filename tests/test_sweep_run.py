@@ -8,8 +8,8 @@ import time
 import polars as pl
 import pytest
 
-from sweeps.driver import run_sweep
-from sweeps.spec import SamplerSpec, SweepSpec, TaskSpec, expand
+from sweeps.engine.driver import run_sweep
+from sweeps.engine.spec import SamplerSpec, SweepSpec, TaskSpec, expand
 from workers.rows import COLUMNS
 from workers.shards import SweepDir
 

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 
-from sweeps.driver import INJECT_ENV
-from sweeps.spec import expand, load_spec
+from sweeps.engine.driver import INJECT_ENV
+from sweeps.engine.spec import expand, load_spec
 from workers.jobs import job_id
 from s3_server import CountingFS
 from workers.shards import SweepDir, shard_filename

@@ -7,8 +7,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from sweeps.driver import plan_todo
-from sweeps.spec import Plan, SweepSpec
+from sweeps.engine.driver import plan_todo
+from sweeps.engine.spec import Plan, SweepSpec
 from workers.jobs import JobBatch, job_id
 from workers.rows import COLUMNS, SCHEMA, RowBuilder, to_table
 from workers.samplers.base import Trace
@@ -121,7 +121,7 @@ def test_plan_todo_resubmits_whole_batches_or_only_missing_ids():
 
 
 def test_shards_whose_rows_all_exist_elsewhere_are_set_aside(tmp_path):
-    from sweeps.driver import drop_redundant
+    from sweeps.engine.driver import drop_redundant
 
     d = SweepDir(str(tmp_path))
     d.create()

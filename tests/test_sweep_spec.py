@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sweeps.run import main as run_main
-from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, expand, load_spec, spec_from_dict
+from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, expand, load_spec, spec_from_dict
 from workers.jobs import JobBatch, job_id
 
 ROOT = Path(__file__).resolve().parent.parent

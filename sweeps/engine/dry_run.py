@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from sweeps.spec import SpecError, SweepSpec, TaskSpec, sampler_configs, select_problems, validate
+from sweeps.engine.spec import SpecError, SweepSpec, TaskSpec, sampler_configs, select_problems, validate
 
 ONE_TOKEN = ("random", "confidence", "max_prob", "entropy", "margin", "left_to_right")
 PARALLEL = ("threshold", "factor", "eb", "med", "ete")
@@ -231,7 +231,7 @@ def format_estimate(ests: Sequence[Estimate], tokens_per_s: Optional[float] = No
 def infill_estimate(prog: str, args: Any) -> str:
     """Dry run of the in-process infilling scripts (004 §4.1): samples × configurations, each at
     most reasoning + answer positions forwards (one token a forward; an early exit only shortens)."""
-    from sweeps.infill_common import template_for
+    from sweeps.engine.infill_common import template_for
     from workers.tasks import load_task
 
     n_prob, n_samp = (6, 2) if args.smoke else (args.problems, args.samples)

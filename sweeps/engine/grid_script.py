@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from sweeps.cli import EPILOG, add_run_args, entry, execute, shrink
-from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
+from sweeps.engine.cli import EPILOG, add_run_args, entry, execute, shrink
+from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
 
 
 def grid_parser(prog: str, description: str, name: str, problems: int, samples: int,

@@ -100,7 +100,7 @@ def script_main(prog: str, doc: str, out: str, add_args: Any, run: Any,
                 argv: Optional[Sequence[str]] = None) -> int:
     """Parse the common options plus the script's own and run; bad input is one line and
     status 2 (``sweeps.cli.main_guard``, as for every script)."""
-    from sweeps.cli import main_guard
+    from sweeps.engine.cli import main_guard
 
     def body(argv: Optional[Sequence[str]]) -> int:
         p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,7 +108,7 @@ def script_main(prog: str, doc: str, out: str, add_args: Any, run: Any,
         add_args(p)
         args = p.parse_args(argv)
         if args.dry_run:
-            from sweeps.dry_run import infill_estimate
+            from sweeps.engine.dry_run import infill_estimate
 
             print(infill_estimate(prog, args))
             return 0

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from sweeps.spec import Plan, SpecError, SweepSpec, expand
-from sweeps.status import DriverLock, LockedError, StatusWriter
+from sweeps.engine.spec import Plan, SpecError, SweepSpec, expand
+from sweeps.engine.status import DriverLock, LockedError, StatusWriter
 from workers.jobs import JobBatch
 from workers.rows import RowBuilder, one_line, to_table
 from workers.layout import describe_strays

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from sweeps.driver import INJECT_ENV, Summary, SweepError, Terminated, handle_sigterm, run_sweep
-from sweeps.spec import SpecError, SweepSpec
+from sweeps.engine.driver import INJECT_ENV, Summary, SweepError, Terminated, handle_sigterm, run_sweep
+from sweeps.engine.spec import SpecError, SweepSpec
 
 EPILOG = """\
 resume: rerun the same command; finished jobs (found in DIR/shards) are skipped.
@@ -102,7 +102,7 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
     """Run a spec with the shared options; prints the summary; returns the exit status."""
     check_args(args)
     if getattr(args, "dry_run", False):  # cost before launch, nothing written
-        from sweeps.dry_run import estimate, format_estimate
+        from sweeps.engine.dry_run import estimate, format_estimate
 
         print(format_estimate([estimate(spec, args.nfe_from)], args.tokens_per_s))
         return 0
