@@ -167,7 +167,9 @@ class SweepWorker:
 
         from workers.scoring import left_to_right_bits
 
-        ok = [i for i, e in enumerate(errors) if e is None]
+        # a sample that ended with masks left (ETE's forward limit, 002 §4.2) has no joint: null
+        ok = [i for i, e in enumerate(errors)
+              if e is None and not bool((outputs[i][0] == model.mask_id).any())]
         out: list[Optional[float]] = [None] * len(outputs)
         if ok:
             try:
