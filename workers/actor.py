@@ -83,7 +83,7 @@ class SweepWorker:
             from workers.tasks import load_task
 
             try:
-                self._tasks[key] = load_task(name, split="test", **args)
+                self._tasks[key] = load_task(name, **{"split": "test", **args})   # args may name the split
             except Exception as e:
                 raise WorkerSetupError(f"cannot load task {name!r}: {one_line(e)}") from None
         return self._tasks[key]

@@ -221,6 +221,14 @@ class Sampler:
         """All parameters, defaults included, sorted by name (the sweep's ``params`` column)."""
         return dict(sorted(self._params.items()))
 
+    @property
+    def deterministic(self) -> bool:
+        """True when the output does not depend on the seed (greedy, τ = 0: every token is an
+        argmax and every position rule ranks deterministically), so one sample per problem is
+        the replication unit and more seeds would be identical copies.  Rules that draw
+        positions or run a Markov chain (``random``, ``imh``) say False."""
+        return self.temperature == 0.0
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
