@@ -145,8 +145,9 @@ def held_out_table(out: str, chosen: dict[str, dict[str, Any]], n_boot: int = 20
     s = load_samples(out).collect()
     rows = []
     for (name, params), g in s.group_by(["sampler", "params"]):
-        pp = g.group_by("problem_id").agg(pl.col("correct").cast(pl.Float64).mean(),
-                                          pl.col("nfe").cast(pl.Float64).mean())
+        pp = (g.group_by("problem_id").agg(pl.col("correct").cast(pl.Float64).mean(),
+                                           pl.col("nfe").cast(pl.Float64).mean())
+              .sort("problem_id"))                     # a fixed order: the same bootstrap every run
         acc, alo, ahi = mean_ci(pp["correct"].to_numpy(), n_boot=n_boot)
         nfe, nlo, nhi = mean_ci(pp["nfe"].to_numpy(), n_boot=n_boot)
         p = json.loads(params)
