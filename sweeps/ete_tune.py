@@ -134,27 +134,39 @@ def write_spec(spec: SweepSpec, path: Path, header: str) -> None:
     path.write_text("".join(f"# {line}\n" for line in header.splitlines()) + text, encoding="utf-8")
 
 
+def problem_ci_table(s: Any, by: list[str], n_boot: int = 2000) -> Any:
+    """Per group of ``by``: accuracy and mean NFE with 95% bootstrap CIs over problems (each
+    problem's mean over its samples first: the problem is the unit; a fixed problem order, so the
+    same rows give the same CIs)."""
+    import polars as pl
+
+    from analysis.stats import mean_ci
+
+    rows = []
+    for key, g in s.group_by(by):
+        pp = (g.group_by("problem_id").agg(pl.col("correct").cast(pl.Float64).mean(),
+                                           pl.col("nfe").cast(pl.Float64).mean())
+              .sort("problem_id"))
+        acc, alo, ahi = mean_ci(pp["correct"].to_numpy(), n_boot=n_boot)
+        nfe, nlo, nhi = mean_ci(pp["nfe"].to_numpy(), n_boot=n_boot)
+        rows.append(dict(zip(by, key), problems=pp.height, accuracy=acc, acc_low=alo, acc_high=ahi,
+                         mean_nfe=nfe, nfe_low=nlo, nfe_high=nhi))
+    return pl.DataFrame(rows).sort(by)
+
+
 def held_out_table(out: str, chosen: dict[str, dict[str, Any]], n_boot: int = 2000) -> Any:
     """Per test configuration: accuracy and mean NFE with 95% bootstrap CIs over problems; the
     tuned configuration of each sampler marked."""
     import polars as pl
 
     from analysis import load_samples
-    from analysis.stats import mean_ci
 
-    s = load_samples(out).collect()
-    rows = []
-    for (name, params), g in s.group_by(["sampler", "params"]):
-        pp = (g.group_by("problem_id").agg(pl.col("correct").cast(pl.Float64).mean(),
-                                           pl.col("nfe").cast(pl.Float64).mean())
-              .sort("problem_id"))                     # a fixed order: the same bootstrap every run
-        acc, alo, ahi = mean_ci(pp["correct"].to_numpy(), n_boot=n_boot)
-        nfe, nlo, nhi = mean_ci(pp["nfe"].to_numpy(), n_boot=n_boot)
-        p = json.loads(params)
-        knob = p.get("factor") if name == "factor" else p.get("threshold")
-        rows.append(dict(sampler=name, knob=knob, tuned=p == chosen[name]["params"], problems=pp.height,
-                         accuracy=acc, acc_low=alo, acc_high=ahi, mean_nfe=nfe, nfe_low=nlo, nfe_high=nhi))
-    return pl.DataFrame(rows).sort(["sampler", "knob"])
+    t = problem_ci_table(load_samples(out).collect(), ["sampler", "params"], n_boot)
+    knob = [json.loads(p).get("factor" if n == "factor" else "threshold") for n, p in zip(t["sampler"], t["params"])]
+    tuned = [json.loads(p) == chosen[n]["params"] for n, p in zip(t["sampler"], t["params"])]
+    t = t.with_columns(pl.Series("knob", knob, dtype=pl.Float64), pl.Series("tuned", tuned))
+    return (t.select(["sampler", "knob", "tuned", "problems", "accuracy", "acc_low", "acc_high",
+                      "mean_nfe", "nfe_low", "nfe_high"]).sort(["sampler", "knob"]))
 
 
 def summary(chosen: dict[str, dict[str, Any]], test: Any) -> Any:

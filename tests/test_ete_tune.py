@@ -59,3 +59,14 @@ def test_smoke_tunes_on_train_and_runs_the_written_spec_on_test(ray_session, sma
     test = pl.read_parquet(out / "test" / "shards" / "*.parquet")
     assert not set(train["problem_id"]) & set(test["problem_id"])      # disjoint splits
     assert sum(r["tuned"] for r in tuning["test"]) == 3
+
+
+def test_tables_take_cis_over_problems_so_copies_do_not_narrow_them():
+    one = pl.DataFrame({"sampler": ["ete"] * 20, "params": ["{}"] * 20,
+                        "problem_id": [f"p{i}" for i in range(20)],
+                        "correct": [i % 3 == 0 for i in range(20)], "nfe": [4 + i % 2 for i in range(20)]})
+    copies = pl.concat([one] * 4)
+    a = ete_tune.problem_ci_table(one, ["sampler", "params"])
+    b = ete_tune.problem_ci_table(copies.sample(fraction=1.0, shuffle=True, seed=1), ["sampler", "params"])
+    assert a.equals(b) and a["problems"].to_list() == [20]
+    assert a["acc_low"][0] < a["accuracy"][0] < a["acc_high"][0]
