@@ -1,5 +1,6 @@
 """Accuracy vs NFE (002 Fig. 6): static-threshold decoding over a τ grid against ETE over τ and
-step budgets, on the embedded default; prints accuracy and mean NFE per configuration.
+step budgets, on the embedded default; prints accuracy and mean NFE per configuration with 95%
+bootstrap CIs over problems (greedy: one sample per problem).
 
     python sweeps/ete_frontier.py [--thresholds 0.5,0.7,0.9] [--budgets 2,4,8] [--smoke] [--out DIR]
 """
@@ -16,13 +17,13 @@ def table(out: str) -> None:
 
     from analysis import load_samples
 
+    from sweeps.ete_tune import problem_ci_table
+
     s = load_samples(out).filter(pl.col("sampler").is_in(["threshold", "ete"]))
-    res = (s.with_columns(pl.col("params").str.json_path_match("$.budget").alias("budget"))
-           .group_by(["sampler", "threshold", "budget"])
-           .agg(pl.col("correct").cast(pl.Float64).mean().alias("accuracy"),
-                pl.col("nfe").mean().alias("mean_nfe"), pl.len().alias("n"))
-           .sort(["sampler", "threshold", "budget"]).collect())
-    with pl.Config(tbl_rows=-1, tbl_width_chars=200, float_precision=3):
+    s = s.with_columns(pl.col("params").str.json_path_match("$.budget").alias("budget")).collect()
+    # 95% bootstrap CIs over problems (002 Fig. 6 shades them; the problem is the unit)
+    res = problem_ci_table(s, ["sampler", "threshold", "budget"])
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, float_precision=3):
         print(res)
 
 

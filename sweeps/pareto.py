@@ -161,7 +161,7 @@ def estimate(spec: SweepSpec, workers: int, batch: int = 8, log=print) -> float:
 
     import torch
 
-    from sweeps.engine.spec import expand, sampler_configs
+    from sweeps.engine.spec import config_seeds, expand, sampler_configs
     from workers.models import load_model
     from workers.samplers import make_sampler
     from workers.tasks import load_task
@@ -187,7 +187,8 @@ def estimate(spec: SweepSpec, workers: int, batch: int = 8, log=print) -> float:
                         t0 = time.perf_counter()
                         smp.generate(model, prompts, gen_length=gl, block_length=bl, seeds=list(range(len(prompts))))
                         rate = len(prompts) / (time.perf_counter() - t0)
-                        total += per_task.get(t.name, 0) * spec.samples / rate
+                        seeds = len(config_seeds(s.name, given, range(spec.samples)))  # greedy: one
+                        total += per_task.get(t.name, 0) * seeds / rate
         return total / max(1, workers)
     finally:
         torch.set_num_threads(threads)

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     n_prob, n_samp = (6, 2) if args.smoke else (args.problems, args.samples)
     out = ensure_out(args.out)
     model, task = load_model(args.model), load_task(args.task)
-    tpl = template_for(args.task, args.reasoning_length, args.answer_length)
+    tpl = template_for(args.task, args.reasoning_length, args.answer_length, model)
     sampler = make_sampler(args.sampler, temperature=args.temperature)
     check = getattr(task, "reasoning_supports", None)
     rows = []

@@ -29,14 +29,33 @@ CONFIGS = [
 
 
 @pytest.mark.parametrize("params", CONFIGS)
-def test_ete_terminates_fully_committed_and_accounts_every_round_and_bit(model, params):
+def test_ete_terminates_and_accounts_every_round_bit_and_position(model, params):
     out = make_sampler("ete", **params).generate(model, [[0], [1, 1]] * 10, gen_length=6,
                                                  block_length=2, seeds=range(20))
-    assert (out.tokens < model.V).all()
-    for t in out.traces:
-        assert sorted(t.order) == list(range(6))
+    for row, t in zip(out.tokens, out.traces):
+        left = t.extra["masked_left"]
+        # every position is either committed (once, a real token) or still the mask token
+        assert int((row == model.mask_id).sum()) == left
+        assert sorted(t.order) == sorted(j for j in range(6) if int(row[j]) != model.mask_id)
         assert t.exploit_rounds + t.explore_rounds == t.nfe
         assert t.exploit_bits + t.explore_bits == pytest.approx(t.bits, abs=1e-9)
+    if params.get("budget", 8) is None:
+        assert all(t.extra["masked_left"] == 0 for t in out.traces)   # no limit: always complete
+
+
+def test_out_of_budget_samples_keep_their_masks_unless_a_final_round_is_asked(model):
+    """002 §4.2: after n_blocks·S + E forwards decoding stops; nothing commits the rest.
+    ``final_round=True`` (not 002's) commits all that is left in the limit's last forward."""
+    kw = dict(threshold=0.999, budget=1, extra_rounds=0, explore=False)
+    prompts, seeds = [[0], [1, 1]] * 20, range(40)
+    plain = make_sampler("ete", **kw).generate(model, prompts, gen_length=6, block_length=2, seeds=seeds)
+    final = make_sampler("ete", final_round=True, **kw).generate(model, prompts, gen_length=6,
+                                                                 block_length=2, seeds=seeds)
+    assert make_sampler("ete").params["final_round"] is False
+    assert any(t.extra["masked_left"] for t in plain.traces), "no sample ran out of budget"
+    assert all(t.nfe <= 3 for t in plain.traces + final.traces)
+    assert not (final.tokens == model.mask_id).any()
+    assert all(t.extra["masked_left"] == 0 and sorted(t.order) == list(range(6)) for t in final.traces)
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
@@ -82,6 +101,7 @@ BUDGETED = [
     {"budget": 1, "extra_rounds": 0, "explore_threshold": 1.0, "min_masked": 1, "beam": 2},
     {"budget": 2, "extra_rounds": 1, "explore_threshold": 1.0, "min_masked": 1, "beam": 3, "threshold": 0.99},
     {"budget": 3, "extra_rounds": 0, "explore_threshold": 1.0, "min_masked": 2, "temperature": 1.0},
+    {"budget": 2, "extra_rounds": 1, "explore_threshold": 1.0, "min_masked": 1, "beam": 2, "final_round": True},
 ]
 
 
@@ -153,7 +173,7 @@ def test_left_to_right_bits_is_the_exact_sequence_nll(model):
 @pytest.mark.parametrize("params, message", [
     ({"threshold": 1.2}, "threshold"), ({"budget": 0}, "budget"), ({"extra_rounds": -1}, "extra_rounds"),
     ({"beam": 0}, "beam"), ({"explore": "yes"}, "explore"), ({"min_masked": 0}, "min_masked"),
-    ({"lam": -1}, "lam"), ({"target_conf": 2}, "target_conf"),
+    ({"lam": -1}, "lam"), ({"target_conf": 2}, "target_conf"), ({"final_round": 1}, "final_round"),
 ])
 def test_bad_parameters_raise_one_line_errors(params, message):
     with pytest.raises(ValueError, match=message) as err:

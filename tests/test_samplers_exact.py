@@ -134,7 +134,7 @@ def entropies(marg):
 
 def test_threshold_commits_exactly_its_rule(joint):
     for thr in (0.3, 0.6, 0.95):
-        for elig, marg, mask, tok, forced in replay(joint, "threshold", {"threshold": thr}):
+        for elig, marg, mask, tok, forced in replay(joint, "threshold", {"threshold": thr, "temperature": 1.0}):
             conf = np.where(elig, marg[np.arange(len(tok)), tok], -np.inf)
             want = elig & (conf >= thr)
             assert forced == (not want.any())
@@ -146,7 +146,7 @@ def test_threshold_commits_exactly_its_rule(joint):
 
 def test_factor_commits_exactly_its_rule(joint):
     for f in (0.25, 1.0, 1.9):
-        for elig, marg, mask, tok, forced in replay(joint, "factor", {"factor": f}):
+        for elig, marg, mask, tok, forced in replay(joint, "factor", {"factor": f, "temperature": 1.0}):
             conf = marg[np.arange(len(tok)), tok]
             order = sorted(np.flatnonzero(elig), key=lambda j: (-conf[j], j))
             k = 0
@@ -173,7 +173,7 @@ def test_eb_commits_exactly_its_rule(joint):
 def test_med_commits_exactly_its_rule_and_respects_its_kl_bound(joint):
     multi = 0
     for lam, k_max in ((0.5, 2), (1.0, 3), (1.2, 2), (0.05, 4)):
-        for elig, marg, mask, tok, forced in replay(joint, "med", {"lam": lam, "k_max": k_max}):
+        for elig, marg, mask, tok, forced in replay(joint, "med", {"lam": lam, "k_max": k_max, "temperature": 1.0}):
             H = entropies(marg)
             below = sorted((j for j in np.flatnonzero(elig) if H[j] < lam), key=lambda j: (H[j], j))
             want = np.zeros_like(elig)
@@ -212,7 +212,7 @@ def test_med_committed_sets_obey_004_kl_bound_on_the_exact_joint():
     model = ExactJointModel.random(V=3, n=4, seed=4, num_tables=2, concentration=0.1)
     worst, multi = 0.0, 0
     for lam, k_max in ((0.3, 2), (0.6, 4), (0.15, 3), (1.0, 4)):
-        rec = Recorder(make_sampler("med", lam=lam, k_max=k_max))
+        rec = Recorder(make_sampler("med", lam=lam, k_max=k_max, temperature=1.0))
         rec.sampler.generate(model, [[1]] * 30, gen_length=4, block_length=4, seeds=range(30))
         for step, commit in rec.log:
             for a in range(step.x.shape[0]):
@@ -300,5 +300,20 @@ def test_ragged_prompts_need_a_model_that_takes_an_attention_mask():
 
 
 def test_params_list_every_parameter_with_defaults():
-    assert make_sampler("med", lam=0.3).params == {"k_max": 32, "lam": 0.3, "temperature": 1.0}
+    assert make_sampler("med", lam=0.3).params == {"k_max": 32, "lam": 0.3, "temperature": 0.0}
+    # 002 and 004 decode the multi-token rules greedily: their defaults are τ = 0
+    assert all(make_sampler(n).params["temperature"] == 0.0 for n in ("threshold", "factor", "med"))
     assert make_sampler("confidence").params == {"temperature": 1.0}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_deterministic_means_every_seed_gives_the_same_sample(name):
+    """``Sampler.deterministic`` (what the sweep expansion collapses to one seed) is true exactly
+    when the samples of different seeds coincide: greedy rules at τ = 0, never random or IMH."""
+    model = ExactJointModel.random(V=3, n=6, seed=21, num_tables=2, concentration=0.6)
+    for kw in ([{}] if name == "imh" else [{"temperature": 0.0}, {"temperature": 1.0}]):
+        s = make_sampler(name, **kw)
+        out = s.generate(model, [[0]] * 6, gen_length=6, block_length=3, seeds=range(6))
+        same = all(torch.equal(out.tokens[0], r) and t.order == out.traces[0].order
+                   for r, t in zip(out.tokens, out.traces))
+        assert s.deterministic == same, (name, kw)

@@ -83,7 +83,8 @@ def test_bad_input_is_one_line(capsys, tmp_path):
 def _spec(**kw) -> SweepSpec:
     return SweepSpec(name="dry", models=["tiny"], tasks=[TaskSpec("countdown", limit=5, gen_length=32, block_length=8)],
                      samplers=[SamplerSpec("confidence"), SamplerSpec("imh", params={"chain_length": 3}),
-                               SamplerSpec("med", params={"k_max": 3, "lam": 100.0})], samples=4, **kw)
+                               SamplerSpec("med", params={"k_max": 3, "lam": 100.0, "temperature": 1.0})],
+                     samples=4, **kw)
 
 
 def test_dry_run_counts():

@@ -168,3 +168,39 @@ def test_subset_keeps_order():
 def test_spec_from_dict_rejects_non_mapping():
     with pytest.raises(SpecError, match="expected a mapping"):
         spec_from_dict(["a"])
+
+
+# ------------------------------------------------------------------ one replication unit (greedy)
+def test_greedy_configurations_run_one_sample_per_problem_and_say_so(small_model_dir):
+    """A deterministic configuration (τ = 0) gives identical samples for every seed: the
+    expansion runs its first seed only (the problem is the unit), stochastic ones keep all."""
+    spec = _spec(models=[small_model_dir], samplers=[
+        SamplerSpec("confidence", grid={"temperature": [0.0, 1.0]}), SamplerSpec("imh"),
+        SamplerSpec("threshold", params={"threshold": 0.8})], samples=4, seed=7)
+    plan = expand(spec)
+    seeds: dict[tuple, set] = {}
+    for b in plan.batches:
+        seeds.setdefault((b.sampler, b.params.get("temperature")), set()).update(b.seeds)
+    assert seeds[("confidence", 0.0)] == {7} and seeds[("threshold", 0.0)] == {7}
+    assert seeds[("confidence", 1.0)] == set(range(7, 11)) and seeds[("imh", None)] == set(range(7, 11))
+    assert plan.total == 3 * (1 + 4 + 4 + 1)
+    assert len(plan.notes) == 1 and "2 deterministic (greedy) configuration(s)" in plan.notes[0]
+    assert "\n" not in plan.notes[0]
+    # the dry run counts the same jobs
+    from sweeps.dry_run import estimate
+
+    assert estimate(spec).jobs == plan.total
+    assert expand(_spec(models=[small_model_dir], samples=1)).notes == []   # nothing to collapse
+
+
+def test_a_task_split_can_be_named_in_its_args(small_model_dir):
+    """Tuning runs on the train split (002 §5.4): ``args: {split: train}`` reaches load_task."""
+    from workers.tasks import load_task
+
+    plan = expand(_spec(models=[small_model_dir],
+                        tasks=[TaskSpec("countdown", limit=3, args={"split": "train", "n": 20})]))
+    train = {p.problem_id for p in load_task("countdown", split="train", n=20).problems}
+    test = {p.problem_id for p in load_task("countdown").problems}
+    ids = {p for b in plan.batches for p in b.problem_ids}
+    assert ids <= train and not ids & test
+    assert all(b.task_args == {"split": "train", "n": 20} for b in plan.batches)

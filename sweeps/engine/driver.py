@@ -449,6 +449,8 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
             log(f"note: {extra} row(s) in {out} belong to other specs (kept, not counted)")
         summary = Summary(out=out, total=plan.total, present_before=len(present), quarantined=quarantined)
         todo = plan_todo(plan, present)
+        for note in plan.notes:
+            log(note)
         log(f"sweep {spec.name}: {plan.total} jobs in {len(plan.batches)} batches; "
             f"{len(present)} already done, {plan.total - len(present)} to run")
         status = StatusWriter(d, spec.name, plan.total, len(present))

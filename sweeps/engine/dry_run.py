@@ -21,11 +21,13 @@ benchmark.  Every assumption is printed with the figures.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from sweeps.engine.spec import SpecError, SweepSpec, TaskSpec, sampler_configs, select_problems, validate
+from sweeps.engine.spec import (SpecError, SweepSpec, TaskSpec, collapse_note, config_seeds, sampler_configs,
+                         select_problems, validate)
 
 ONE_TOKEN = ("random", "confidence", "max_prob", "entropy", "margin", "left_to_right")
 PARALLEL = ("threshold", "factor", "eb", "med", "ete")
@@ -137,7 +139,7 @@ def _task_size(t: TaskSpec, notes: list[str]) -> tuple[list[Any], int, int, floa
     from workers.tasks import TASKS, load_task
 
     try:
-        task = load_task(t.name, split="test", **t.args)
+        task = load_task(t.name, **{"split": "test", **t.args})
     except Exception as e:  # data not here (hub, EvalPlus) or task not registered: fall back
         if t.problem_ids is not None:
             n = len(t.problem_ids)
@@ -169,14 +171,20 @@ def estimate(spec: SweepSpec, nfe_from: Optional[str] = None) -> Estimate:
     est = Estimate(spec.name)
     ratios = measured_ratios(nfe_from) if nfe_from else None
     configs = [(s.name, full) for s in spec.samplers for _, full in sampler_configs(s)]
+    # the expansion's rule: a deterministic (greedy) configuration runs one seed
+    n_seeds = {i: len(config_seeds(n, full, range(spec.samples))) for i, (n, full) in enumerate(configs)}
+    note = collapse_note([f"{n}{json.dumps(full, sort_keys=True)}" for i, (n, full) in enumerate(configs)
+                          if n_seeds[i] < spec.samples], spec.samples, spec.seed)
+    if note:
+        est.notes.append(note[len("note: "):])
     for t in spec.tasks:
         problems, gen, block, prompt = _task_size(t, est.notes)
         if gen % block:
             raise SpecError(f"task {t.name!r}: block_length {block} does not divide gen_length {gen}")
         for model in spec.models:
-            for sampler, params in configs:
+            for i, (sampler, params) in enumerate(configs):
                 f, r, basis = per_sample(sampler, params, gen, block, t.name, ratios)
-                est.lines.append(Line(model, t.name, sampler, params, gen, block, len(problems) * spec.samples,
+                est.lines.append(Line(model, t.name, sampler, params, gen, block, len(problems) * n_seeds[i],
                                       f, r, prompt, basis))
     return est
 

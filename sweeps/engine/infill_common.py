@@ -17,9 +17,15 @@ from workers.tasks import arith
 TEMPLATES: dict[str, Template] = {
     "arith": Template(reasoning_length=arith.INFILL_REASONING_LENGTH, answer_length=arith.INFILL_ANSWER_LENGTH,
                       delimiter=arith.INFILL_DELIMITER, closing=arith.INFILL_CLOSING),
-    "math500": Template(reasoning_length=256),   # answer block: 004 §5.1's 10 tokens (the default)
-    "gsm8k": Template(reasoning_length=224),
+    # answer block: 004 §5.1's 10 tokens (the default); reasoning: what TOTAL_LENGTH leaves (the
+    # value here is the nominal one for a 7-token delimiter, used only where no model is loaded)
+    "math500": Template(reasoning_length=238),
+    "gsm8k": Template(reasoning_length=238),
 }
+# 004 §5.1 / Table 2: "a generation length L = 256", the same as its NO-TEMPLATE / NO-EXIT rows
+# (NFE 256), so the whole templated region (reasoning + delimiter + answer + closing) totals 256
+# and NFEs are comparable; the reasoning budget is what the model's delimiter tokens leave.
+TOTAL_LENGTH: dict[str, int] = {"math500": 256, "gsm8k": 256}
 # MED's k_max per task: 004 App. A's 32 (the sampler default) for real models; the tiny model's
 # arith keeps 4 (its reasoning blocks are 8 tokens, and k_max = 32 would not bind there at all).
 MED_K_MAX: dict[str, int] = {"arith": 4}
@@ -32,12 +38,22 @@ def med_k_max(task: str) -> int:
     return MED_K_MAX.get(task, MEDSampler().k_max)
 
 
-def template_for(task: str, reasoning_length: Optional[int], answer_length: Optional[int]) -> Template:
+def template_for(task: str, reasoning_length: Optional[int], answer_length: Optional[int],
+                 model: Any = None) -> Template:
+    """The task's template; given ``model`` and no explicit ``reasoning_length``, a task with a
+    ``TOTAL_LENGTH`` gets the reasoning budget that makes the generated region exactly that long."""
     if task not in TEMPLATES:
         raise ValueError(f"no answer template for task {task!r}; known: {', '.join(sorted(TEMPLATES))}")
     t = TEMPLATES[task]
+    answer = t.answer_length if answer_length is None else answer_length
+    if reasoning_length is None and model is not None and task in TOTAL_LENGTH:
+        d, c = Template(1, answer, t.delimiter, t.closing).layout(model)
+        reasoning_length = TOTAL_LENGTH[task] - len(d) - answer - len(c)
+        if reasoning_length < 1:
+            raise ValueError(f"{task}: the template's delimiter and {answer} answer tokens leave no "
+                             f"reasoning positions in {TOTAL_LENGTH[task]}")
     return Template(t.reasoning_length if reasoning_length is None else reasoning_length,
-                    t.answer_length if answer_length is None else answer_length, t.delimiter, t.closing)
+                    answer, t.delimiter, t.closing)
 
 
 def answer_text(task: Any, problem: Any) -> str:

@@ -10,6 +10,7 @@ A spec is written in code (the dataclasses below) or in YAML (``load_spec``)::
         difficulties: [easy, hard]  # optional filter;  problem_ids: [...] also works
         gen_length: 24              # default: the task's own
         block_length: 8
+        args: {split: train}        # load_task keywords; split: test (default) or train (tuning)
     samplers:
       - name: confidence
         grid: {temperature: [0.5, 1.0]}   # the product of all lists
@@ -269,6 +270,7 @@ class Plan:
     spec: SweepSpec
     batches: list[JobBatch]
     difficulty: dict[tuple[str, str], Optional[str]] = field(default_factory=dict)  # (task, id)
+    notes: list[str] = field(default_factory=list)   # one line each, printed by the driver
 
     @property
     def total(self) -> int:
@@ -330,6 +332,23 @@ def sampler_configs(s: SamplerSpec) -> list[tuple[dict[str, Any], dict[str, Any]
     return out
 
 
+def config_seeds(sampler: str, args: dict[str, Any], seeds: Sequence[int]) -> Sequence[int]:
+    """The seeds one configuration runs: all of them, except for a deterministic (greedy)
+    configuration (``Sampler.deterministic``), whose samples would be identical copies: it runs
+    the first seed only, so the problem is its replication unit (no pseudo-replication)."""
+    from workers.samplers import make_sampler
+
+    return seeds[:1] if make_sampler(sampler, **args).deterministic else seeds
+
+
+def collapse_note(collapsed: Sequence[str], samples: int, seed: int) -> Optional[str]:
+    """The one line that says which configurations ran one sample per problem."""
+    if not collapsed or samples <= 1:
+        return None
+    return (f"note: {len(collapsed)} deterministic (greedy) configuration(s) run one sample per problem "
+            f"(seed {seed}), not {samples}: {', '.join(collapsed)}")
+
+
 def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool = True) -> Plan:
     """Spec -> batches of jobs sharing (model, task, sampler, params); raises ``SpecError``."""
     from workers.tasks import load_task
@@ -341,12 +360,14 @@ def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool
             check_model(m)
     configs = [(s.name, args, full) for s in spec.samplers for args, full in sampler_configs(s)]
     seeds = range(spec.seed, spec.seed + spec.samples)
+    config_seed = {(n, canonical_json(full)): config_seeds(n, args, seeds) for n, args, full in configs}
+    collapsed = [f"{n}{c}" for (n, c), ss in config_seed.items() if len(ss) < len(seeds)]
     batches: list[JobBatch] = []
     difficulty: dict[tuple[str, str], Optional[str]] = {}
     seen: set[str] = set()
     for t in spec.tasks:
         try:
-            task = load_task(t.name, split="test", **t.args)
+            task = load_task(t.name, **{"split": "test", **t.args})   # args may name the split
         except (ValueError, KeyError, TypeError, FileNotFoundError) as e:
             msg = str(e).strip("'\"").splitlines()
             raise SpecError(f"task {t.name!r}: {msg[0] if msg else type(e).__name__}") from None
@@ -359,7 +380,7 @@ def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool
         for model in spec.models:
             for sampler, args, params in configs:
                 jobs = [(job_id(spec.name, model, t.name, p.problem_id, sampler, params, s), p.problem_id, s)
-                        for p in problems for s in seeds]
+                        for p in problems for s in config_seed[(sampler, canonical_json(params))]]
                 for j, _, _ in jobs:
                     if j in seen:
                         raise SpecError(f"spec {spec.name!r}: the grid repeats a job "
@@ -372,4 +393,5 @@ def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool
                                             tuple(c[0] for c in chunk), tuple(c[1] for c in chunk),
                                             tuple(c[2] for c in chunk), dict(t.args), dict(args),
                                             bool(spec.bits_l2r)))
-    return Plan(spec, batches, difficulty)
+    note = collapse_note(collapsed, spec.samples, spec.seed)
+    return Plan(spec, batches, difficulty, [note] if note else [])

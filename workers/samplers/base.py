@@ -221,6 +221,14 @@ class Sampler:
         """All parameters, defaults included, sorted by name (the sweep's ``params`` column)."""
         return dict(sorted(self._params.items()))
 
+    @property
+    def deterministic(self) -> bool:
+        """True when the output does not depend on the seed (greedy, τ = 0: every token is an
+        argmax and every position rule ranks deterministically), so one sample per problem is
+        the replication unit and more seeds would be identical copies.  Rules that draw
+        positions or run a Markov chain (``random``, ``imh``) say False."""
+        return self.temperature == 0.0
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
@@ -294,7 +302,11 @@ class Sampler:
         """
         state = self._start(model, x, attn, ragged, P, block_length, seeds, stage)
         while True:
-            active = state.masked.any(1).nonzero().squeeze(1)
+            live = state.masked.any(1)
+            for b in live.nonzero().squeeze(1).tolist():
+                if self.stopped(state.traces[b]):   # out of budget: it ends with masks left
+                    live[b] = False
+            active = live.nonzero().squeeze(1)
             if active.numel() == 0:
                 break
             logits = self._forward_active(state, active)
@@ -448,6 +460,11 @@ class Sampler:
         """
         start = (masked.int().argmax(1) // block_length) * block_length
         return start, start + block_length
+
+    def stopped(self, trace: Trace) -> bool:
+        """True when a sample's decoding ends although positions are still masked (ETE's
+        forward budget, 002 §4.2); those positions stay the mask token.  Default: never."""
+        return False
 
     def finish_trace(self, trace: Trace) -> None:
         """Hook for samplers that summarise per-step diagnostics at the end."""

@@ -3,11 +3,17 @@ reconstructed in docs/design.md §5 — every choice below is a parameter).
 
 Fast block diffusion (002 §4.2): blocks of ``block_length``; block b+1 opens after block b has
 used ``budget`` sequential forward passes (``budget=None`` = ∞: only when block b is complete),
-and every earlier block stays eligible (cross-block, Eq. 4).  After the last block's budget,
-``extra_rounds`` more forwards; whatever is still masked then is committed in one final forced
-round, so nfe ≤ n_blocks·budget + extra_rounds for every sample.  002 §4 counts its budget in
-forward passes: a targeted-exploration round costs two (the main forward and the hypotheses'),
-and is charged two; it runs only when a forced round still fits after it.
+and every earlier block stays eligible (cross-block, Eq. 4).  "After exhausting the budget for
+the last block, we apply a few additional decoding rounds (E)" (§4.2): ``extra_rounds`` more
+forwards, then decoding stops, so nfe ≤ n_blocks·budget + extra_rounds for every sample.  002
+says nothing more: positions still masked when the limit is reached stay the mask token (the
+completion text drops them, as the models' ``decode`` drops mask tokens; the trace's
+``extra["masked_left"]`` counts them, and ``bits_l2r`` is null for such a sample: it has no
+joint).  ``final_round=True`` is this project's earlier variant, not 002's: the limit's last
+forward commits everything still masked at once (every sample complete, the same nfe bound).
+002 §4 counts its budget in forward passes: a targeted-exploration round costs two (the main
+forward and the hypotheses'), is charged two, and runs only when it fits in the limit (with
+``final_round``: when the final round still fits after it).
 
 Each round, on the marginals of one forward:
 - exploitation (Eq. 5): commit every eligible position whose drawn token has confidence ≥
@@ -26,7 +32,7 @@ Each round, on the marginals of one forward:
 Accounting (per forward, so exploit_rounds + explore_rounds = nfe): a forward is an exploitation
 round when at least one token committed from its marginals passed the threshold test, otherwise
 an exploration round.  Bits are split per token: exploitation tokens → exploit_bits, implicit /
-targeted / forced tokens → explore_bits; each token's bits use the marginals it was decided on.
+targeted / final-round tokens → explore_bits; each token's bits use the marginals it was decided on.
 With ``explore=False`` and ``budget=None`` this is exactly ``threshold`` decoding (same seeds).
 """
 from __future__ import annotations
@@ -48,20 +54,22 @@ class ETESampler(Sampler):
     def __init__(self, threshold: float = 0.9, budget: Optional[int] = 8, extra_rounds: int = 2,
                  explore: bool = True, explore_threshold: float = 0.6, min_masked: int = 4,
                  beam: int = 2, target_conf: float = 0.5, position_bias: float = 0.01,
-                 lam: float = 1.0, temperature: float = 0.0) -> None:
+                 lam: float = 1.0, temperature: float = 0.0, final_round: bool = False) -> None:
         if budget in (None, "inf", "none", math.inf):
             budget = None
         else:
             budget = check_int("budget", budget)
-        if not isinstance(explore, bool):
-            raise ValueError(f"explore must be true or false, got {explore!r}")
+        for flag, v in (("explore", explore), ("final_round", final_round)):
+            if not isinstance(v, bool):
+                raise ValueError(f"{flag} must be true or false, got {v!r}")
         super().__init__(
             temperature=temperature, threshold=check_float("threshold", threshold, high=1.0),
             budget=budget, extra_rounds=check_int("extra_rounds", extra_rounds, low=0),
             explore=explore, explore_threshold=check_float("explore_threshold", explore_threshold, high=1.0),
             min_masked=check_int("min_masked", min_masked), beam=check_int("beam", beam),
             target_conf=check_float("target_conf", target_conf, high=1.0),
-            position_bias=check_float("position_bias", position_bias), lam=check_float("lam", lam))
+            position_bias=check_float("position_bias", position_bias), lam=check_float("lam", lam),
+            final_round=final_round)
         for k, v in self._params.items():
             setattr(self, k, v)
 
@@ -72,7 +80,7 @@ class ETESampler(Sampler):
     def window_bounds(self, masked, traces, block_length):
         first = masked.int().argmax(1) // block_length
         n_blocks = masked.shape[1] // block_length
-        limit = self._limit(n_blocks)
+        limit = self._limit(n_blocks) if self.final_round else None
         # the final forced round (the limit's last forward) sees every block
         opened = torch.tensor([n_blocks - 1 if limit is not None and self._state(t)["total"] + 1 >= limit
                                else self._state(t)["open"] for t in traces], device=masked.device)
@@ -83,6 +91,7 @@ class ETESampler(Sampler):
         st = self._state(tr)
         st["rounds"] += forwards        # the budget counts sequential forwards (002 §4)
         st["total"] += forwards
+        st["left"] = int(masked_row.sum())
         n_blocks = masked_row.numel() // bl
         # a two-forward round may pay for more than one block's budget: carry the rest over
         while self.budget is not None and st["rounds"] >= self.budget and st["open"] < n_blocks - 1:
@@ -94,6 +103,11 @@ class ETESampler(Sampler):
 
     def _limit(self, n_blocks: int) -> Optional[int]:
         return None if self.budget is None else n_blocks * self.budget + self.extra_rounds
+
+    def stopped(self, trace: Trace) -> bool:
+        """The sample has used its n_blocks·S + E forwards (002 §4.2): decoding ends there."""
+        st = trace.extra.get("_ete")
+        return bool(st) and st.get("limit") is not None and st["total"] >= st["limit"]
 
     # ------------------------------------------------------------------ one round
     def select(self, step: Step) -> Commit:
@@ -119,16 +133,17 @@ class ETESampler(Sampler):
         for a in range(A):
             st = self._state(step.traces[a])
             masked_row = (step.x[a, step.gen_start:] == step.mask_id)
-            limit = self._limit(G // bl)
-            if limit is not None and st["total"] + 1 >= limit:        # final forced round
+            limit = st["limit"] = self._limit(G // bl)
+            if self.final_round and limit is not None and st["total"] + 1 >= limit:  # forced round
                 forced = elig[a] & ~commit[a]
                 commit[a] |= forced
                 explore_tok[a] |= forced
                 continue
             cur = max(st["open"], int(masked_row.int().argmax()) // bl)
             in_cur = elig[a] & (block[a] == cur)
-            # a targeted round uses forwards total+1 and total+2; a forced round must still fit
-            affordable = limit is None or st["total"] + 2 < limit
+            # a targeted round uses forwards total+1 and total+2: both within the limit (and,
+            # with final_round, the forced round after them)
+            affordable = limit is None or st["total"] + 2 + int(self.final_round) <= limit
             targeted = (self.explore and affordable and int(in_cur.sum()) >= self.min_masked
                         and float(p[a].max(-1).values[in_cur].mean()) < self.explore_threshold)
             # implicit exploration: each open block with eligible positions but no exploitation
@@ -207,5 +222,6 @@ class ETESampler(Sampler):
         step.traces[a].extra["targeted_rounds"] = step.traces[a].extra.get("targeted_rounds", 0) + 1
 
     def finish_trace(self, trace: Trace) -> None:
-        trace.extra.pop("_ete", None)
+        st = trace.extra.pop("_ete", None) or {}
+        trace.extra["masked_left"] = st.get("left", 0)
         trace.extra.setdefault("targeted_rounds", 0)

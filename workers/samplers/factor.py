@@ -13,6 +13,9 @@ positions (confidence = model probability of the drawn token, untempered).
   the last rank fails (k = N−1) all N are committed.  That last token can carry any number of
   bits, so the 002 bound is not checked in this mode (``bound_ok`` is None).  A round is counted
   as exploration when rank 1 fails the test, as in the design mode.
+
+``temperature`` defaults to 0 (greedy): Fast-dLLM's rule accelerates argmax decoding, and 002 §5.1
+checks the bits-to-rounds bound under greedy decoding.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ class FactorSampler(Sampler):
     name = "factor"
     tracks_rounds = True
 
-    def __init__(self, factor: float = 1.0, temperature: float = 1.0, mode: str = "design") -> None:
+    def __init__(self, factor: float = 1.0, temperature: float = 0.0, mode: str = "design") -> None:
         if mode not in MODES:
             raise ValueError(f"factor mode must be one of {', '.join(MODES)}, got {mode!r}")
         super().__init__(temperature=temperature, factor=check_float("factor", factor, strict=True), mode=mode)

@@ -64,6 +64,10 @@ class IMHSampler(Sampler):
         self.max_rows = check_int("max_rows", max_rows)
 
     @property
+    def deterministic(self) -> bool:
+        return False   # an MH chain with a drawn proposal at every α (τ = 1/α > 0)
+
+    @property
     def base_sampler(self) -> str:
         """The baseline whose law IMH samples at α = 1 (τ = 1): see ``BASE_SAMPLERS``."""
         return BASE_SAMPLERS[self.position]

@@ -17,6 +17,10 @@ class RandomSampler(Sampler):
     def __init__(self, temperature: float = 1.0) -> None:
         super().__init__(temperature=temperature)
 
+    @property
+    def deterministic(self) -> bool:
+        return False   # the position is drawn at every τ
+
     def select(self, step: Step) -> Commit:
         A, W = step.eligible.shape
         u = step.rand(W + 1)

@@ -4,6 +4,9 @@ Draw a token at every eligible position (as ``confidence`` does); its confidence
 probability of the drawn token.  Commit every eligible position with confidence ≥ threshold, and
 always at least the most confident one — a round that commits only that fallback is an
 exploration round, every other round is exploitation (002 §3).
+
+``temperature`` defaults to 0 (greedy): Fast-dLLM accelerates argmax decoding and 002 §4.3 runs
+this baseline greedily ("following Yu et al. (2025), ETE performs greedy decoding").
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ class ThresholdSampler(Sampler):
     name = "threshold"
     tracks_rounds = True
 
-    def __init__(self, threshold: float = 0.9, temperature: float = 1.0) -> None:
+    def __init__(self, threshold: float = 0.9, temperature: float = 0.0) -> None:
         super().__init__(temperature=temperature,
                          threshold=check_float("threshold", threshold, high=1.0))
         self.threshold = self._params["threshold"]
