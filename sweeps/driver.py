@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from sweeps.identity import FINGERPRINT_FILE, ResumeRefused, check_resume
 from sweeps.spec import Plan, SpecError, SweepSpec, expand
 from sweeps.status import DriverLock, LockedError, StatusWriter
 from workers.jobs import JobBatch
@@ -407,13 +408,14 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
               workers: Optional[int] = None, device: str = "auto", batch_size: Optional[int] = None,
               retries: int = 3, per_actor: int = 1, progress: bool = True, report: bool = True,
               inject: Optional[dict] = None, check_models: bool = True,
-              speculate_after: Optional[float] = None, force_lock: bool = False,
+              speculate_after: Optional[float] = None, force_lock: bool = False, extend: bool = False,
               log: Callable[[str], None] = lambda s: print(s, flush=True)) -> Summary:
     """Run (or resume) a sweep into ``out``; returns what happened.
 
     Raises ``SpecError`` for bad input or a directory another live driver owns (before anything
     is written) and ``SweepError`` when the sweep cannot continue, a failed write included (what
-    was written stays; rerunning resumes)."""
+    was written stays; rerunning resumes).  A resume under other settings (``fingerprint.json``,
+    sweeps/identity.py) is a ``SpecError`` unless ``extend``."""
     t0 = time.perf_counter()
     plan, d = prepare(spec, out, batch_size, check_models=check_models)
     lock = DriverLock(d)
@@ -427,6 +429,11 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
     status: Optional[StatusWriter] = None
     summary: Optional[Summary] = None
     try:
+        try:  # before spec.yaml is rewritten: a refused resume leaves OUT as it was
+            known = check_resume(out, d.read_small(FINGERPRINT_FILE), bool(d.list_shards()), plan.identity, extend)
+        except ResumeRefused as e:
+            raise SpecError(str(e)) from None
+        d.write_small(FINGERPRINT_FILE, plan.identity.to_json(known))
         _write_spec(d, spec)
         # With a forced shared lock another driver may be mid-write: only clear old temporaries.
         d.clean_temporaries(older_than_s=3600.0 if force_lock else None)
@@ -446,7 +453,7 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
         present = scan.ids & wanted
         extra = len(scan.ids - wanted)
         if extra:
-            log(f"note: {extra} row(s) in {out} belong to other specs (kept, not counted)")
+            log(f"note: {extra} row(s) in {out} belong to other specs or settings (kept, not counted)")
         summary = Summary(out=out, total=plan.total, present_before=len(present), quarantined=quarantined)
         todo = plan_todo(plan, present)
         log(f"sweep {spec.name}: {plan.total} jobs in {len(plan.batches)} batches; "
