@@ -195,8 +195,8 @@ def check_settings(lf: pl.LazyFrame, by: Sequence[str] = POOL_BY, known: dict | 
     names = ", ".join("null (older shard)" if h is None else h for h in hashes)
     raise SweepDataError(
         f"rows with {where} were made under {len(hashes)} different settings [{names}]{why}: "
-        "not pooled; read one with load_samples(path, settings='current' or a hash), or group by "
-        "the differing column")
+        "not pooled; read one with load_samples(path, settings='current' or a hash) (report: "
+        "--settings current), or group by the differing column")
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:

@@ -553,7 +553,7 @@ def _report(out: str, log: Callable[[str], None]) -> Optional[str]:
     try:
         with warnings.catch_warnings():  # stray files were reported once already, at the start
             warnings.simplefilter("ignore", UserWarning)
-            return str(write_report(out))
+            return str(write_report(out, settings="current"))  # this spec's rows (an --extend may keep others)
     except Exception as e:  # the data is complete either way; say why there is no report
         log(f"warning: the report failed: {one_line(e)}")
         return None
