@@ -82,6 +82,10 @@ def test_resume_under_other_settings_is_refused_then_new_out_or_extend(ray_sessi
         load_samples(out)
     assert load_samples(out, settings="current").collect()["gen_length"].to_list() == [16, 16]
     assert load_samples(out, pool_by=("model", "task", "gen_length")).collect().height == 4
+    from analysis.report import main as report_main
+    assert report_main([str(out), "--out", str(tmp_path / "r1"), "--n-boot", "10"]) == 2
+    assert "different settings" in capsys.readouterr().err
+    assert report_main([str(out), "--out", str(tmp_path / "r2"), "--n-boot", "10", "--settings", "current"]) == 0
     # and now the extended spec resumes as done
     assert run(spec(small_model_dir, gen=16), out).ran == 0
 
