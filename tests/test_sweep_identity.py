@@ -55,6 +55,7 @@ def test_identity_is_generic_over_fields_added_later():
     assert differences(a.fields, b.fields) == ['models[m].cache "unset" -> "dual"']
 
 
+@pytest.mark.slow  # five small sweeps and two reports: ~40 s on 2 busy cores
 def test_resume_under_other_settings_is_refused_then_new_out_or_extend(ray_session, small_model_dir, tmp_path, capsys):
     out = tmp_path / "out"
     first = run(spec(small_model_dir), out)
