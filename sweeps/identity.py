@@ -156,8 +156,8 @@ def check_resume(out: str, stored: Optional[bytes], has_rows: bool, ident: Ident
 
     ``stored``: the bytes of ``OUT/fingerprint.json`` (None when absent); ``has_rows``: whether
     ``OUT`` holds shards.  Returns the stored settings registry (to merge into the new file)."""
-    ways = (f"use a new --out for the new settings, or pass --extend to add them to this sweep "
-            f"(rows made under other settings are kept but not counted as done)")
+    ways = ("use a new --out for the new settings, or pass --extend to add them to this sweep "
+            "(rows made under other settings are kept but not counted as done)")
     if stored is None:
         if has_rows and not extend:
             raise ResumeRefused(f"{out} holds rows of a driver that recorded no settings fingerprint "

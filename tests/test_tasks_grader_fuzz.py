@@ -78,7 +78,7 @@ def renderings(v: Fraction) -> list[str]:
     forms = [f"\\frac{{{v.numerator}}}{{{v.denominator}}}", f"{v.numerator}/{v.denominator}",
              f"{sign}\\dfrac{{{a.numerator}}}{{{a.denominator}}}",
              f"\\frac{{{2 * v.numerator}}}{{{2 * v.denominator}}}", f"${v.numerator}/{v.denominator}$",
-             f"\\left({v.numerator}/{v.denominator}\\right)".replace("\\left(", "").replace("\\right)", "")]
+             f"\\tfrac{{{v.numerator}}}{{{v.denominator}}}"]
     if v.denominator == 1:
         n = v.numerator
         forms += [str(n), f"{n}.0", f"{n}.00", f"\\text{{{n}}}", f"{n}^\\circ", f"{n}\\%", f"x={n}",
