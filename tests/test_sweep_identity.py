@@ -12,7 +12,7 @@ import pytest
 
 from analysis.load import SweepDataError, load_samples
 from sweeps.driver import run_sweep
-from sweeps.identity import Identity, differences, job_settings, plain, task_settings
+from sweeps.identity import Identity, ResumeRefused, check_resume, differences, job_settings, plain, task_settings
 from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, expand
 
 
@@ -26,17 +26,38 @@ def run(s: SweepSpec, out, **kw):
     return run_sweep(s, str(out), workers=1, progress=False, report=False, log=print, **kw)
 
 
-def test_every_setting_that_changes_a_row_changes_the_job_ids(small_model_dir):
-    base = set(expand(spec(small_model_dir), check_models=False).job_ids())
-    for other in (spec(small_model_dir, gen=16), spec(small_model_dir, bits_l2r=True)):
+def test_every_setting_that_changes_a_row_changes_the_job_ids():
+    base = set(expand(spec("tiny"), check_models=False).job_ids())
+    for other in (spec("tiny", gen=16), spec("tiny", bits_l2r=True)):
         assert not base & set(expand(other, check_models=False).job_ids())
-    s = spec(small_model_dir)
+    s = spec("tiny")
     s.tasks[0].args = {}  # args at their default: the same jobs
     assert set(expand(s, check_models=False).job_ids()) == base
     # the enumeration axes (more seeds, another sampler) keep the old jobs' ids
-    more = dataclasses.replace(spec(small_model_dir), samples=3,
+    more = dataclasses.replace(spec("tiny"), samples=3,
                                samplers=[SamplerSpec("confidence"), SamplerSpec("random")])
     assert base < set(expand(more, check_models=False).job_ids())
+
+
+def test_resume_check_names_the_differing_fields_in_one_line():
+    """The driver's check (no Ray needed): same spec resumes; other lengths, bits_l2r, a new
+    task or an unreadable/absent fingerprint beside existing rows are refused unless extend."""
+    ident = lambda s: expand(s, check_models=False).identity  # noqa: E731
+    stored = ident(spec("tiny")).to_json()
+    assert check_resume("OUT", stored, True, ident(spec("tiny")), extend=False) is not None
+    two_tasks = spec("tiny")
+    two_tasks.tasks.append(TaskSpec("arith", limit=1))
+    for other, what in ((spec("tiny", gen=16), "tasks[countdown].gen_length 8 -> 16"),
+                        (spec("tiny", bits_l2r=True), 'rows.bits_l2r "unset" -> true'),
+                        (two_tasks, "tasks[arith] added")):
+        with pytest.raises(ResumeRefused) as e:
+            check_resume("OUT", stored, True, ident(other), extend=False)
+        assert what in str(e.value) and "\n" not in str(e.value), str(e.value)
+        assert check_resume("OUT", stored, True, ident(other), extend=True) is not None
+    for bad in (None, b"{not json"):
+        with pytest.raises(ResumeRefused):
+            check_resume("OUT", bad, True, ident(spec("tiny")), extend=False)
+    assert check_resume("OUT", None, False, ident(spec("tiny")), extend=False) is None  # new sweep
 
 
 def test_identity_is_generic_over_fields_added_later():
