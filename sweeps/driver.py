@@ -430,10 +430,11 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
     summary: Optional[Summary] = None
     try:
         try:  # before spec.yaml is rewritten: a refused resume leaves OUT as it was
-            known = check_resume(out, d.read_small(FINGERPRINT_FILE), bool(d.list_shards()), plan.identity, extend)
+            known = check_resume(out, d.read_small(FINGERPRINT_FILE), bool(d.list_shards()), spec.name,
+                                 plan.identity, extend)
         except ResumeRefused as e:
             raise SpecError(str(e)) from None
-        d.write_small(FINGERPRINT_FILE, plan.identity.to_json(known))
+        d.write_small(FINGERPRINT_FILE, plan.identity.to_json(spec.name, known))
         _write_spec(d, spec)
         # With a forced shared lock another driver may be mid-write: only clear old temporaries.
         d.clean_temporaries(older_than_s=3600.0 if force_lock else None)

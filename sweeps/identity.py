@@ -114,13 +114,17 @@ class Identity:
         self.fields["contract"] = settings["contract"]
         return h
 
-    def to_json(self, history: Optional[Mapping[str, Any]] = None) -> bytes:
-        """``fingerprint.json``: this spec's fingerprint and fields, its configurations'
-        settings hashes (``current``), and the settings of every configuration ever run here
-        (so the analysis can say how two configurations differ)."""
-        known = {**dict(history or {}), **self.settings}
-        return (json.dumps({"format": 1, "fingerprint": self.fingerprint, "fields": self.fields,
-                            "current": sorted(self.settings), "settings": known},
+    def to_json(self, name: str, stored: Optional[Mapping[str, Any]] = None) -> bytes:
+        """``fingerprint.json``: per sweep name run into this directory (several specs may share
+        one, e.g. a paper table's parts) its fingerprint, fields and configurations' settings
+        hashes (``current``); and the settings of every configuration ever run here, so the
+        analysis can say how two configurations differ.  ``stored``: the file's previous content."""
+        stored = dict(stored or {})
+        sweeps = dict(stored.get("sweeps") or {})
+        sweeps[name] = {"fingerprint": self.fingerprint, "fields": self.fields, "current": sorted(self.settings)}
+        known = {**dict(stored.get("settings") or {}), **self.settings}
+        current = sorted({h for v in sweeps.values() for h in v.get("current", [])})
+        return (json.dumps({"format": 1, "sweeps": sweeps, "current": current, "settings": known},
                            sort_keys=True, indent=1) + "\n").encode("utf-8")
 
 
@@ -150,26 +154,27 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any], limit: int = 4) 
     return out[:limit] + ([f"… {len(out) - limit} more"] if len(out) > limit else [])
 
 
-def check_resume(out: str, stored: Optional[bytes], has_rows: bool, ident: Identity,
-                 extend: bool) -> Optional[dict[str, Any]]:
-    """Refuse (``ResumeRefused``) to resume ``out`` under other settings unless ``extend``.
-
-    ``stored``: the bytes of ``OUT/fingerprint.json`` (None when absent); ``has_rows``: whether
-    ``OUT`` holds shards.  Returns the stored settings registry (to merge into the new file)."""
+def check_resume(out: str, stored: Optional[bytes], has_rows: bool, name: str, ident: Identity,
+                 extend: bool) -> dict[str, Any]:
+    """Refuse (``ResumeRefused``) to resume sweep ``name`` in ``out`` under other settings unless
+    ``extend``.  ``stored``: the bytes of ``OUT/fingerprint.json`` (None when absent); ``has_rows``:
+    whether ``OUT`` holds shards.  Another sweep name in the same directory is another sweep (its
+    job ids differ).  Returns the stored content, to update."""
     ways = ("use a new --out for the new settings, or pass --extend to add them to this sweep "
             "(rows made under other settings are kept but not counted as done)")
     if stored is None:
         if has_rows and not extend:
             raise ResumeRefused(f"{out} holds rows of a driver that recorded no settings fingerprint "
                                 f"(an older version; its job ids differ from this one's): {ways}")
-        return None
+        return {}
     try:
         old = json.loads(stored.decode("utf-8"))
-        old_fields, registry = dict(old["fields"]), dict(old.get("settings") or {})
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        mine = (old.get("sweeps") or {}).get(name)
+        old_fields = None if mine is None else dict(mine["fields"])
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
         if extend:
-            return None
+            return {}
         raise ResumeRefused(f"{out}/{FINGERPRINT_FILE} is unreadable, so its settings are unknown: {ways}") from None
-    if old_fields != ident.fields and not extend:
+    if old_fields is not None and old_fields != ident.fields and not extend:
         raise ResumeRefused(f"{out} was run with other settings ({'; '.join(differences(old_fields, ident.fields))}): {ways}")
-    return registry
+    return old

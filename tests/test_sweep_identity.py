@@ -43,21 +43,23 @@ def test_resume_check_names_the_differing_fields_in_one_line():
     """The driver's check (no Ray needed): same spec resumes; other lengths, bits_l2r, a new
     task or an unreadable/absent fingerprint beside existing rows are refused unless extend."""
     ident = lambda s: expand(s, check_models=False).identity  # noqa: E731
-    stored = ident(spec("tiny")).to_json()
-    assert check_resume("OUT", stored, True, ident(spec("tiny")), extend=False) is not None
+    stored = ident(spec("tiny")).to_json("ident")
+    assert check_resume("OUT", stored, True, "ident", ident(spec("tiny")), extend=False) is not None
     two_tasks = spec("tiny")
     two_tasks.tasks.append(TaskSpec("arith", limit=1))
     for other, what in ((spec("tiny", gen=16), "tasks[countdown].gen_length 8 -> 16"),
                         (spec("tiny", bits_l2r=True), 'rows.bits_l2r "unset" -> true'),
                         (two_tasks, "tasks[arith] added")):
         with pytest.raises(ResumeRefused) as e:
-            check_resume("OUT", stored, True, ident(other), extend=False)
+            check_resume("OUT", stored, True, "ident", ident(other), extend=False)
         assert what in str(e.value) and "\n" not in str(e.value), str(e.value)
-        assert check_resume("OUT", stored, True, ident(other), extend=True) is not None
+        assert check_resume("OUT", stored, True, "ident", ident(other), extend=True) is not None
     for bad in (None, b"{not json"):
         with pytest.raises(ResumeRefused):
-            check_resume("OUT", bad, True, ident(spec("tiny")), extend=False)
-    assert check_resume("OUT", None, False, ident(spec("tiny")), extend=False) is None  # new sweep
+            check_resume("OUT", bad, True, "ident", ident(spec("tiny")), extend=False)
+    assert check_resume("OUT", None, False, "ident", ident(spec("tiny")), extend=False) == {}  # new sweep
+    # another sweep name in the same directory is another sweep (a paper table's parts): allowed
+    assert check_resume("OUT", stored, True, "part2", ident(spec("tiny", gen=16)), extend=False)
 
 
 def test_identity_is_generic_over_fields_added_later():
@@ -98,7 +100,7 @@ def test_resume_under_other_settings_is_refused_then_new_out_or_extend(ray_sessi
     df = pl.read_parquet(f"{out}/shards/*.parquet")
     assert sorted(df["gen_length"].to_list()) == [8, 8, 16, 16] and df["settings"].n_unique() == 2
     fp = json.loads((out / "fingerprint.json").read_text())
-    assert fp["fields"]["tasks[countdown]"]["gen_length"] == 16 and len(fp["settings"]) == 2
+    assert fp["sweeps"]["ident"]["fields"]["tasks[countdown]"]["gen_length"] == 16 and len(fp["settings"]) == 2
     # the analysis does not pool the two settings, and says how they differ
     with pytest.raises(SweepDataError, match=r"task\.gen_length: (8 vs 16|16 vs 8)"):
         load_samples(out)
