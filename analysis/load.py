@@ -35,6 +35,8 @@ __all__ = [
     "load_samples",
     "as_lazy",
     "require_columns",
+    "check_settings",
+    "POOL_BY",
 ]
 
 
@@ -53,6 +55,9 @@ CONTRACT: dict[str, pl.DataType] = dict(pl.from_arrow(SCHEMA.empty_table()).sche
 
 # The least every analysis needs: which problem, which sampler, was it right.
 REQUIRED: tuple[str, ...] = ("problem_id", "sampler", "correct")
+# Columns every analysis keeps apart; rows that agree on them must share their ``settings``.
+POOL_BY: tuple[str, ...] = ("model", "task")
+FINGERPRINT_FILE = "fingerprint.json"  # written by the driver (sweeps/identity.py)
 
 def resolve_path(path: str | os.PathLike, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str]:
     """(filesystem, path on it) for a local path, a URI, or a path on an explicit filesystem."""
@@ -149,21 +154,83 @@ def as_lazy(samples: pl.LazyFrame | pl.DataFrame | str | os.PathLike) -> pl.Lazy
     return _normalise(lf)
 
 
+def _fingerprint(fs: pafs.FileSystem, root: str) -> dict:
+    """The sweep's ``fingerprint.json`` (at ``root`` or above its ``shards/``), or ``{}``."""
+    import json
+
+    for where in (root, root.rstrip("/").rsplit("/", 1)[0] if root.rstrip("/").endswith("/shards") else None):
+        if not where:
+            continue
+        try:
+            with fs.open_input_stream(f"{where.rstrip('/')}/{FINGERPRINT_FILE}") as f:
+                data = json.loads(f.read().decode("utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+    return {}
+
+
+def check_settings(lf: pl.LazyFrame, by: Sequence[str] = POOL_BY, known: dict | None = None) -> None:
+    """Refuse to pool rows made under different settings (docs/design.md §4, resume).
+
+    Rows that agree on the columns ``by`` (what the caller groups by) must share one ``settings``
+    hash (null, from a shard written before the column existed, counts as one more value): else
+    a mean would mix, say, gen_length 8 with 16.  ``known``: settings hash -> settings (from
+    ``fingerprint.json``) to name the differing fields.  Raises a one-line ``SweepDataError``."""
+    schema = lf.collect_schema()
+    if "settings" not in schema:
+        return
+    keys = [c for c in by if c in schema]
+    grouped = lf.group_by(keys) if keys else lf.select("settings").group_by(pl.lit(0).alias("_all"))
+    mixed = (grouped.agg(pl.col("settings").unique().alias("_s"))
+             .filter(pl.col("_s").list.len() > 1).limit(1).collect())
+    if not mixed.height:
+        return
+    row = mixed.row(0, named=True)
+    where = ", ".join(f"{k}={row[k]}" for k in keys) or "all rows"
+    hashes = sorted(row["_s"], key=lambda h: (h is None, h or ""))
+    why = ""
+    if known and len(hashes) >= 2 and all(h in known for h in hashes[:2]):
+        why = " (" + "; ".join(_diff(known[hashes[0]], known[hashes[1]])) + ")"
+    names = ", ".join("null (older shard)" if h is None else h for h in hashes)
+    raise SweepDataError(
+        f"rows with {where} were made under {len(hashes)} different settings [{names}]{why}: "
+        "not pooled; read one with load_samples(path, settings='current' or a hash) (report: "
+        "--settings current), or group by the differing column")
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Leaves where two settings dicts differ (``task.gen_length: 8 vs 16``)."""
+    out: list[str] = []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _diff(x, y, f"{prefix}{k}.")
+        elif x != y:
+            out.append(f"{prefix}{k}: {x!r} vs {y!r}")
+    return out[:4]
+
+
 def load_samples(
     path: str | os.PathLike,
     *,
     required: Sequence[str] = REQUIRED,
     filesystem: pafs.FileSystem | None = None,
     dedupe: bool = False,
+    settings: str | Sequence[str] | None = None,
+    pool_by: Sequence[str] | None = POOL_BY,
 ) -> pl.LazyFrame:
     """Lazily scan every finished shard of a sweep (docs/design.md §3).
 
     ``path`` is a local directory/file or a URI that ``pyarrow.fs.FileSystem.from_uri``
     understands (``file://``, ``s3://``, ``gs://``, …); or pass ``filesystem`` explicitly.
     ``dedupe=True`` keeps one row per ``job_id`` (a job re-run after a crash between writing its
-    shard and being acknowledged appears twice).  Raises :class:`SweepDataError` (a
-    ``ValueError``) when there are no shards, a required column is missing, or ``correct`` is
-    not Boolean.
+    shard and being acknowledged appears twice).  ``settings``: keep only rows made under these
+    settings hashes (``"current"``: the configurations of the spec last run on the sweep, from its
+    ``fingerprint.json``).  ``pool_by``: the columns the caller keeps apart; rows agreeing on
+    them must share their settings (``check_settings``; None skips the check).  Raises
+    :class:`SweepDataError` (a ``ValueError``) when there are no shards, a required column is
+    missing, ``correct`` is not Boolean, or rows of different settings would be pooled.
     """
     fs, shards = find_shards(path, filesystem)
     arrow_schema = _unified_schema(fs, shards)
@@ -188,6 +255,16 @@ def load_samples(
     late = [pl.lit(None, dtype=CONTRACT[c]).alias(c) for c in ADDED_COLUMNS if c not in schema]
     if late and "job_id" in schema:
         lf = lf.with_columns(late)
+    known = _fingerprint(*resolve_path(path, filesystem))
+    if settings is not None:
+        if settings == "current":
+            if "current" not in known:
+                raise SweepDataError(f"settings='current' needs {FINGERPRINT_FILE} beside the shards of {path}")
+            settings = list(known["current"])
+        wanted = [settings] if isinstance(settings, str) else list(settings)
+        lf = lf.filter(pl.col("settings").is_in(wanted)) if "settings" in lf.collect_schema() else lf.limit(0)
+    if pool_by is not None:
+        check_settings(lf, pool_by, known.get("settings"))
     if dedupe and "job_id" in schema:
         lf = lf.unique(subset="job_id", keep="first")
     return lf

@@ -570,8 +570,12 @@ def _guard(r: _Report, name: str, fn: Callable[[], Any]) -> Any:
 def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
                  knobs: Mapping[str, str] | None = None, reference: str | Mapping[str, object] | None = None,
                  n_boot: int = 1000, seed: int = 0, dedupe: bool = True,
-                 filesystem: pafs.FileSystem | None = None) -> Path:
+                 filesystem: pafs.FileSystem | None = None, settings: str | None = None) -> Path:
     """Analyse a sweep directory and write ``report.md``, ``summary.json`` and PNGs.
+
+    Rows of one model and task made under different settings are never pooled (a one-line
+    ``SweepDataError``); ``settings="current"`` reports only the rows of the spec last run on the
+    sweep (``load_samples``).
 
     ``out_dir`` defaults to ``<sweep_dir>/report`` for local sweeps (``file://`` included); for a
     remote URI the report is written to ``./report-<name>`` and copied to ``<uri>/report``.
@@ -593,7 +597,7 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # find_shards above already named any stray files once
         warnings.simplefilter("ignore", SweepDataWarning)
-        lf = load_samples(root_path, filesystem=fs)
+        lf = load_samples(root_path, filesystem=fs, settings=settings)
     names = lf.collect_schema().names()
     duplicates = 0
     if dedupe and "job_id" in names:
@@ -646,10 +650,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"{DEFAULT_REFERENCE}), or from another sweep's shards when it is a directory / URI")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--no-dedupe", action="store_true", help="keep rows that repeat a job_id")
+    parser.add_argument("--settings", default=None, metavar="current|HASH",
+                        help="only rows made under these settings (current: the spec last run; "
+                             "needed when an --extend changed a configuration's settings)")
     args = parser.parse_args(argv)
     try:
         out = write_report(args.sweep_dir, args.out, reference=args.reference, n_boot=args.n_boot,
-                           dedupe=not args.no_dedupe)
+                           dedupe=not args.no_dedupe, settings=args.settings)
     except SweepDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

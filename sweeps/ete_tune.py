@@ -32,8 +32,8 @@ import random
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from sweeps.cli import EPILOG, add_run_args, entry, execute
-from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, load_spec
+from sweeps.engine.cli import EPILOG, add_run_args, entry, execute
+from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, load_spec
 
 # ETE's knobs beyond the threshold and the values tried (random search over this grid).
 SPACE: dict[str, list[Any]] = {
@@ -223,7 +223,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if getattr(args, "dry_run", False):
         return execute(train_spec(args, draw_trials(args.trials, args.tune_seed)), args)
 
-    from sweeps.driver import connect
+    from sweeps.engine.driver import connect
 
     started, _ = connect(args.address, print)          # one Ray for both sweeps
     try:

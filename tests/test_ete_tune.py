@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from sweeps import ete_tune
-from sweeps.spec import load_spec
+from sweeps.engine.spec import load_spec
 
 
 def test_the_choice_is_the_cheapest_configuration_within_tolerance_of_the_best():

@@ -63,7 +63,7 @@ class _CharModel:
 def test_004_table2_templates_total_the_no_exit_rows_length_256():
     """004 §5.1: L = 256 with the template, as the NO-TEMPLATE / NO-EXIT rows: the reasoning gets
     what the delimiter and the 10 answer tokens leave, whatever the tokenizer."""
-    from sweeps.infill_common import template_for
+    from sweeps.engine.infill_common import template_for
 
     model = _CharModel()
     for task in ("gsm8k", "math500"):

@@ -17,7 +17,7 @@ from workers.shards import SweepDir, shard_filename
 CONTRACT = ("job_id sweep model task problem_id difficulty sampler params alpha temperature threshold "
             "factor lam gamma chain_length gen_length block_length seed completion extracted correct "
             "error nfe forward_rows tokens bits bits_l2r exploit_rounds explore_rounds exploit_bits explore_bits "
-            "acceptance_rate exit_step base_sampler wall_s worker code_version created_at").split()
+            "acceptance_rate exit_step base_sampler settings wall_s worker code_version created_at").split()
 
 
 def batch(n: int = 4, sampler: str = "confidence", start: int = 0) -> JobBatch:
@@ -142,7 +142,7 @@ def test_a_shard_written_before_a_nullable_column_existed_stays_sound(tmp_path):
     d = SweepDir(str(tmp_path / "sw"))
     d.create()
     b = batch(4)
-    old = table(b).drop_columns(["bits_l2r", "base_sampler"])     # a shard from before those columns
+    old = table(b).drop_columns(["bits_l2r", "base_sampler", "settings"])     # a shard from before those columns
     path = f"{d.shards}/{shard_filename(b.job_ids)}"
     pq.write_table(old, path)
     scan = d.scan()

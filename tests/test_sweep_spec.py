@@ -187,7 +187,7 @@ def test_greedy_configurations_run_one_sample_per_problem_and_say_so(small_model
     assert len(plan.notes) == 1 and "2 deterministic (greedy) configuration(s)" in plan.notes[0]
     assert "\n" not in plan.notes[0]
     # the dry run counts the same jobs
-    from sweeps.dry_run import estimate
+    from sweeps.engine.dry_run import estimate
 
     assert estimate(spec).jobs == plan.total
     assert expand(_spec(models=[small_model_dir], samples=1)).notes == []   # nothing to collapse

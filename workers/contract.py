@@ -47,6 +47,11 @@ FLOAT_KNOBS: tuple[str, ...] = tuple(k.name for k in KNOB_REGISTRY if k.column a
 INT_KNOBS: tuple[str, ...] = tuple(k.name for k in KNOB_REGISTRY if k.column and k.dtype == "int")
 KNOB_COLUMNS: tuple[str, ...] = FLOAT_KNOBS + INT_KNOBS
 
+# The row contract's version: part of every job's settings hash (sweeps/identity.py), so a sweep
+# never counts rows whose columns meant something else as done.  Bump it when an existing column
+# changes meaning; a new nullable column (ADDED_COLUMNS) does not bump it.
+ROW_CONTRACT_VERSION = 1
+
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 SCHEMA = pa.schema(
     [
@@ -82,6 +87,9 @@ SCHEMA = pa.schema(
         pa.field("exit_step", _I),
         # IMH: the registered one-token sampler it equals at α = 1 (000 §4.3); else null.
         pa.field("base_sampler", _S),
+        # Hash of the job's settings (model, task entry with lengths and version, row options,
+        # contract version; sweeps/identity.py): rows pool only when it agrees. Null in old shards.
+        pa.field("settings", _S),
         pa.field("wall_s", _F, nullable=False),
         pa.field("worker", _S, nullable=False),
         pa.field("code_version", _S, nullable=False),
@@ -91,4 +99,4 @@ SCHEMA = pa.schema(
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 # Nullable columns added after the contract's first version: shards written before them are sound
 # (the driver) and read them as null (the analysis), so an upgrade never redoes or hides results.
-ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler")
+ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler", "settings")

@@ -1,8 +1,10 @@
 """Jobs and batches: what the sweep driver hands to a worker (docs/design.md §3, job contract).
 
-A job is (sweep, model, task, problem_id, sampler, params, seed); its ``job_id`` is a stable
-hash of exactly those fields, so a rerun recognises finished work.  A ``JobBatch`` is a set of
-jobs that share everything but (problem_id, seed) and therefore run in one ``generate`` call.
+A job is (sweep, model, task, problem_id, sampler, params, seed) under its configuration's settings
+(sweeps/identity.py: lengths, task options and version, model entry, row options, row-contract
+version); its ``job_id`` is a stable hash of exactly those fields plus the settings hash, so a
+rerun recognises finished work and never takes a row made under other settings for it.
+A ``JobBatch`` is a set of jobs that share everything but (problem_id, seed) and therefore run in one ``generate`` call.
 """
 from __future__ import annotations
 
@@ -20,10 +22,13 @@ def canonical_json(obj: Any) -> str:
 
 
 def job_id(sweep: str, model: str, task: str, problem_id: str, sampler: str,
-           params: Mapping[str, Any], seed: int) -> str:
-    """Stable id of one job: sha256 of the sorted-key JSON of exactly the contract's fields."""
+           params: Mapping[str, Any], seed: int, settings: Optional[str] = None) -> str:
+    """Stable id of one job: sha256 of the sorted-key JSON of exactly the contract's fields
+    (``settings``: the configuration's settings hash; sweeps always pass it)."""
     key = {"sweep": sweep, "model": model, "task": task, "problem_id": problem_id,
            "sampler": sampler, "params": dict(params), "seed": int(seed)}
+    if settings is not None:
+        key["settings"] = settings
     return hashlib.sha256(canonical_json(key).encode("utf-8")).hexdigest()[:JOB_ID_HEX]
 
 
@@ -54,6 +59,7 @@ class JobBatch:
     task_args: dict[str, Any] = field(default_factory=dict)  # extra load_task kwargs (e.g. path)
     sampler_args: Optional[dict[str, Any]] = None  # what make_sampler gets (default: params)
     bits_l2r: bool = False   # also rescore each completion left to right (row column bits_l2r)
+    settings: Optional[str] = None  # the settings hash in the job ids (row column settings)
 
     @property
     def make_args(self) -> dict[str, Any]:
@@ -77,7 +83,7 @@ class JobBatch:
                         self.gen_length, self.block_length,
                         tuple(self.job_ids[i] for i in idx), tuple(self.problem_ids[i] for i in idx),
                         tuple(self.seeds[i] for i in idx), self.task_args, self.sampler_args,
-                        self.bits_l2r)
+                        self.bits_l2r, self.settings)
 
     def singles(self) -> list["JobBatch"]:
         """One batch per job (used to isolate a job that keeps killing its worker)."""

@@ -14,7 +14,8 @@ from sweeps.engine.driver import INJECT_ENV, Summary, SweepError, Terminated, ha
 from sweeps.engine.spec import SpecError, SweepSpec
 
 EPILOG = """\
-resume: rerun the same command; finished jobs (found in DIR/shards) are skipped.
+resume: rerun the same command; finished jobs (found in DIR/shards) are skipped.  A rerun with
+other settings (lengths, task options, bits_l2r, ...) is refused unless --extend (or a new --out).
 cluster: `ray up cluster.yaml`, then run this on the head node (or pass --address /
 set RAY_ADDRESS); use an s3:// --out so every node writes to the same place.
 progress: `python -m sweeps.status DIR` (from any terminal, while it runs or after).
@@ -45,6 +46,9 @@ def add_run_args(p: argparse.ArgumentParser, default_out: str) -> None:
     g.add_argument("--force-lock", action="store_true",
                    help="run even if another driver holds DIR's lock (several drivers on shared "
                         "storage on purpose, or a lock whose owner is known to be gone)")
+    g.add_argument("--extend", action="store_true",
+                   help="resume DIR although its settings fingerprint differs: add the new "
+                        "configurations; rows made under other settings are kept, not counted")
     # cost before launch (sweeps/dry_run.py)
     g.add_argument("--dry-run", action="store_true",
                    help="print jobs, forwards, rows and GPU-hours the sweep implies; run nothing")
@@ -110,7 +114,7 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
     s = run_sweep(spec, args.out, address=args.address, workers=args.workers, device=args.device,
                   batch_size=args.batch_size, retries=args.retries, report=not args.no_report,
                   progress=not args.no_progress, inject=inject,
-                  force_lock=getattr(args, "force_lock", False))
+                  force_lock=getattr(args, "force_lock", False), extend=getattr(args, "extend", False))
     print_summary(s)
     return 0 if s.complete else 1
 

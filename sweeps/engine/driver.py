@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from sweeps.engine.identity import FINGERPRINT_FILE, ResumeRefused, check_resume
 from sweeps.engine.spec import Plan, SpecError, SweepSpec, expand
 from sweeps.engine.status import DriverLock, LockedError, StatusWriter
 from workers.jobs import JobBatch
@@ -407,13 +408,14 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
               workers: Optional[int] = None, device: str = "auto", batch_size: Optional[int] = None,
               retries: int = 3, per_actor: int = 1, progress: bool = True, report: bool = True,
               inject: Optional[dict] = None, check_models: bool = True,
-              speculate_after: Optional[float] = None, force_lock: bool = False,
+              speculate_after: Optional[float] = None, force_lock: bool = False, extend: bool = False,
               log: Callable[[str], None] = lambda s: print(s, flush=True)) -> Summary:
     """Run (or resume) a sweep into ``out``; returns what happened.
 
     Raises ``SpecError`` for bad input or a directory another live driver owns (before anything
     is written) and ``SweepError`` when the sweep cannot continue, a failed write included (what
-    was written stays; rerunning resumes)."""
+    was written stays; rerunning resumes).  A resume under other settings (``fingerprint.json``,
+    sweeps/identity.py) is a ``SpecError`` unless ``extend``."""
     t0 = time.perf_counter()
     plan, d = prepare(spec, out, batch_size, check_models=check_models)
     lock = DriverLock(d)
@@ -427,6 +429,12 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
     status: Optional[StatusWriter] = None
     summary: Optional[Summary] = None
     try:
+        try:  # before spec.yaml is rewritten: a refused resume leaves OUT as it was
+            known = check_resume(out, d.read_small(FINGERPRINT_FILE), bool(d.list_shards()), spec.name,
+                                 plan.identity, extend)
+        except ResumeRefused as e:
+            raise SpecError(str(e)) from None
+        d.write_small(FINGERPRINT_FILE, plan.identity.to_json(spec.name, known))
         _write_spec(d, spec)
         # With a forced shared lock another driver may be mid-write: only clear old temporaries.
         d.clean_temporaries(older_than_s=3600.0 if force_lock else None)
@@ -446,7 +454,7 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
         present = scan.ids & wanted
         extra = len(scan.ids - wanted)
         if extra:
-            log(f"note: {extra} row(s) in {out} belong to other specs (kept, not counted)")
+            log(f"note: {extra} row(s) in {out} belong to other specs or settings (kept, not counted)")
         summary = Summary(out=out, total=plan.total, present_before=len(present), quarantined=quarantined)
         todo = plan_todo(plan, present)
         for note in plan.notes:
@@ -548,7 +556,7 @@ def _report(out: str, log: Callable[[str], None]) -> Optional[str]:
     try:
         with warnings.catch_warnings():  # stray files were reported once already, at the start
             warnings.simplefilter("ignore", UserWarning)
-            return str(write_report(out))
+            return str(write_report(out, settings="current"))  # this spec's rows (an --extend may keep others)
     except Exception as e:  # the data is complete either way; say why there is no report
         log(f"warning: the report failed: {one_line(e)}")
         return None

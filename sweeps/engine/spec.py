@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from workers.contract import NONNEGATIVE_KNOBS
+from sweeps.engine.identity import Identity, job_settings, task_settings
 from workers.jobs import JobBatch, canonical_json, job_id
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -271,6 +272,7 @@ class Plan:
     batches: list[JobBatch]
     difficulty: dict[tuple[str, str], Optional[str]] = field(default_factory=dict)  # (task, id)
     notes: list[str] = field(default_factory=list)   # one line each, printed by the driver
+    identity: Optional[Identity] = None  # fingerprint and settings of each configuration
 
     @property
     def total(self) -> int:
@@ -365,6 +367,8 @@ def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool
     batches: list[JobBatch] = []
     difficulty: dict[tuple[str, str], Optional[str]] = {}
     seen: set[str] = set()
+    ident = Identity(fields={"name": spec.name})
+    names: list[str] = []
     for t in spec.tasks:
         try:
             task = load_task(t.name, **{"split": "test", **t.args})   # args may name the split
@@ -377,9 +381,14 @@ def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool
         block = t.block_length or (task.block_length if task.block_length <= gen else gen)
         if gen % block:
             raise SpecError(f"task {t.name!r}: block_length {block} does not divide gen_length {gen}")
+        names.append(t.name)  # a task listed twice (other lengths, options) is "name#2"
+        key = t.name + (f"#{names.count(t.name)}" if names.count(t.name) > 1 else "")
+        tset = task_settings(t, task, gen, block)
         for model in spec.models:
+            settings = ident.add(model, key, job_settings(spec, model, tset))
             for sampler, args, params in configs:
-                jobs = [(job_id(spec.name, model, t.name, p.problem_id, sampler, params, s), p.problem_id, s)
+                jobs = [(job_id(spec.name, model, t.name, p.problem_id, sampler, params, s, settings),
+                         p.problem_id, s)
                         for p in problems for s in config_seed[(sampler, canonical_json(params))]]
                 for j, _, _ in jobs:
                     if j in seen:
@@ -392,6 +401,6 @@ def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool
                     batches.append(JobBatch(spec.name, model, t.name, sampler, params, gen, block,
                                             tuple(c[0] for c in chunk), tuple(c[1] for c in chunk),
                                             tuple(c[2] for c in chunk), dict(t.args), dict(args),
-                                            bool(spec.bits_l2r)))
+                                            bool(spec.bits_l2r), settings))
     note = collapse_note(collapsed, spec.samples, spec.seed)
-    return Plan(spec, batches, difficulty, [note] if note else [])
+    return Plan(spec, batches, difficulty, [note] if note else [], ident)

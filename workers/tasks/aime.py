@@ -96,12 +96,12 @@ class AimeTask(BoxedMathTask):
 
 class Aime24Task(AimeTask):
     name = "aime24"
-    version = "aime24-v2"   # v2: difficulty labels (Sun et al. 2025 tiers)
+    version = "aime24-v3"   # v2: difficulty labels (Sun et al. 2025 tiers); v3: math equivalence fixes (issue 26)
     tiers = tuple(AIME24_TIER_IDS)
     hub = ("HuggingFaceH4/aime_2024", (None,), "train")
 
 
 class Aime25Task(AimeTask):
     name = "aime25"
-    version = "aime25-v1"
+    version = "aime25-v2"   # v2: math equivalence fixes (issue 26)
     hub = ("opencompass/AIME2025", ("AIME2025-I", "AIME2025-II"), "test")

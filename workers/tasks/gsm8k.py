@@ -20,7 +20,7 @@ from .hub import load_records, require_fields
 from .math500 import BoxedMathTask, check_split, check_timeout, math_prompt
 
 NAME = "gsm8k"
-VERSION = "gsm8k-v1"
+VERSION = "gsm8k-v2"  # v2: linear extraction; \bmod, spaced digits, indeterminate forms (issue 26)
 HUB_ID = "openai/gsm8k"
 
 

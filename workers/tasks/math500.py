@@ -23,7 +23,7 @@ from .base import Grade, Problem, Task
 from .hub import load_records, require_fields
 
 NAME = "math500"
-VERSION = "math500-v1"
+VERSION = "math500-v2"  # v2: \bmod, spaced digits, indeterminate forms, mixed numbers (issue 26)
 HUB_ID = "HuggingFaceH4/MATH-500"
 
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."

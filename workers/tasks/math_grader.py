@@ -20,7 +20,14 @@ Equivalence (``is_equivalent(gold, pred)``), cheapest first:
 Only step 3 costs a child process; steps 1-2 answer integers and simple fractions in
 microseconds.
 
-``grade_answer(gold, completion, extract=..., timeout=...)`` returns a ``Grade``: no answer
+Not equal, whatever math-verify would say: an operator it does not evaluate (``\\bmod``,
+``\\pmod``, ``\\mod``; ``a \\bmod b`` of integers is evaluated here), digits split by whitespace
+other than thousands groups of three (``1 2``, ``20 24``), an indeterminate form (``\\infty^0``,
+``0^0``, ``1^\\infty``, ``\\infty-\\infty``).  ``2\\frac{3}{4}`` is the mixed number 11/4.
+
+``grade_answer(gold, completion, extract=..., timeout=...)`` returns a ``Grade``: the completion
+is cut to its last ``MAX_COMPLETION_CHARS`` characters before extraction (every extraction
+pattern is linear: a 200k-character hostile completion takes milliseconds); no answer
 found, or an answer over ``MAX_ANSWER_CHARS``, is incorrect with a ``reason``; ``error`` is set
 only when the equivalence check itself timed out or failed (also graded incorrect).
 """
@@ -92,7 +99,9 @@ def last_boxed(text: str) -> Optional[str]:
 
 
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
-_HASH_RE = re.compile(r"####\s*\$?\s*(-?[\d,]*\.?\d+)")
+# Possessive runs and no two adjacent optional-whitespace runs: "#### " + 16,000 spaces used to
+# cost a minute of backtracking; every pattern here is linear in the text (docs/design.md §3).
+_HASH_RE = re.compile(r"####\s*+(?:\$\s*+)?(-?(?:\d[\d,]*+(?:\.\d+)?|\.\d+))")
 
 
 def _clean_number(s: str) -> str:
@@ -236,12 +245,51 @@ def get_runner() -> HardTimeoutRunner:
         return _runner
 
 
+_SEP = r"(?:\s|\\[,;:! ]|~|\{,\})"
+_SPACED_DIGITS_RE = re.compile(rf"(?<![\d.])\d++(?:{_SEP}++\d++)+")
+_SEP_RE = re.compile(rf"{_SEP}+")
+_MOD_RE = re.compile(r"^([-+]?\d+)(?:\\bmod|\\mod|\\pmod)\{?([-+]?\d+)\}?$")
+_UNEVALUATED = ("\\bmod", "\\pmod", "\\mod")
+_INDETERMINATE_RE = re.compile(r"\\infty\^\{?0\}?(?![\d.])|(?<![\d.])0\^\{?0\}?(?![\d.])|"
+                               r"(?<![\d.])1\^\{?\\infty|\\infty-\\infty|\\frac\{0\}\{0\}")
+_MIXED_RE = re.compile(r"^([-+]?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$")
+
+
+def _spacing_ok(ans: str) -> bool:
+    """Digits split by whitespace (or ``\\,``, ``~``, ``{,}``) only as thousands groups: "1 000",
+    "1\\,234\\,567"; "1 2" or "20 24" is not a number (``normalize`` would glue it)."""
+    for m in _SPACED_DIGITS_RE.finditer(ans):
+        groups = _SEP_RE.split(m.group(0))
+        if not (1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])):
+            return False
+    return True
+
+
+def _evaluate(s: str) -> str:
+    """``a \\bmod b`` / ``a \\pmod{b}`` of integers -> the residue (a normalised string)."""
+    m = _MOD_RE.match(s)
+    if m and int(m.group(2)) != 0:
+        return str(int(m.group(1)) % int(m.group(2)))
+    m = _MIXED_RE.match(s)
+    if m and int(m.group(4)) and int(m.group(3)) < int(m.group(4)):
+        v = int(m.group(2)) + Fraction(int(m.group(3)), int(m.group(4)))
+        return f"{'-' if m.group(1) == '-' else ''}{v.numerator}/{v.denominator}"
+    return s
+
+
 def _fast_verdict(gold: str, pred: str) -> Optional[bool]:
-    g, p = normalize(gold), normalize(pred)
+    if len(gold) > MAX_ANSWER_CHARS or len(pred) > MAX_ANSWER_CHARS:
+        return gold.strip() == pred.strip()
+    if not (_spacing_ok(gold) and _spacing_ok(pred)):
+        return normalize(gold) == normalize(pred) and _spacing_ok(gold) == _spacing_ok(pred)
+    g, p = _evaluate(normalize(gold)), _evaluate(normalize(pred))
     if not p:
         return False
     if g == p:
         return True
+    # what math-verify would drop or evaluate wrongly: never equal to anything else
+    if any(op in x for x in (g, p) for op in _UNEVALUATED) or _INDETERMINATE_RE.search(g + " " + p):
+        return False
     gn, pn = as_number(g), as_number(p)
     if gn is not None and pn is not None:
         return gn == pn

@@ -20,7 +20,7 @@ from .code_grader import DEFAULT_TIMEOUT, CodeTask, evalplus_unavailable, load_e
 from .hub import DatasetUnavailable, one_line, require_fields
 
 NAME = "mbpp"
-VERSION = "mbpp-v1"
+VERSION = "mbpp-v2"  # v2: bounded decoding, tolerance on numbers only (issue 26)
 
 
 def _records(path: Optional[str]) -> tuple[list[dict], str]:

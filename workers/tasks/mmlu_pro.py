@@ -38,14 +38,15 @@ SUBSET_SIZE = 1000   # 002 §5.4
 SUBSET_SEED = 0      # ours: 002 does not state one
 LETTERS = string.ascii_uppercase[:10]  # A..J
 
-_ANSWER_IS = re.compile(r"answer is:?\s*\(?\s*([A-J])\s*\)?(?![A-Za-z])", re.IGNORECASE)
-_ANSWER_COLON = re.compile(r"answer:\s*\(?\s*([A-J])\s*\)?(?![A-Za-z])", re.IGNORECASE)
-_BOXED = re.compile(r"\\boxed\{\s*\(?\s*([A-J])\s*\)?\s*\}")
+_ANSWER_IS = re.compile(r"answer is:?\s*+(?:\(\s*+)?([A-J])\s*\)?(?![A-Za-z])", re.IGNORECASE)
+_ANSWER_COLON = re.compile(r"answer:\s*+(?:\(\s*+)?([A-J])\s*\)?(?![A-Za-z])", re.IGNORECASE)
+_BOXED = re.compile(r"\\boxed\{\s*+(?:\(\s*+)?([A-J])\s*+(?:\)\s*+)?\}")
 _LETTER = re.compile(r"(?<![A-Za-z])\(?([A-J])\)?(?![A-Za-z])")
 # "I think", "A cell": the pronoun / article, not an option letter (a bare word before lowercase).
-_WORD = re.compile(r"(?<![A-Za-z(])([AI])\s+[a-z]")
+_WORD = re.compile(r"(?<![A-Za-z(])([AI])\s++[a-z]")
 # Letters right after the final "answer is" statement: "(A) or (C)", "A, C", "A and C".
-_MORE = re.compile(r"^\s*(?:,|or|and|/|&)\s*\(?\s*([A-J])\s*\)?(?![A-Za-z])", re.IGNORECASE)
+# Possessive whitespace runs, never two optional runs side by side: every pattern is linear.
+_MORE = re.compile(r"^\s*+(?:,|or|and|/|&)\s*+(?:\(\s*+)?([A-J])\s*\)?(?![A-Za-z])", re.IGNORECASE)
 
 
 def mmlu_pro_prompt(question: str, options: Sequence[str], category: str) -> str:
