@@ -51,7 +51,10 @@ class WeDLMDenoiser(HFDenoiser):
 
     def __init__(self, model: Any, tokenizer: Any, *, name: str, mask_id: Optional[int] = None,
                  eos_id: Optional[int] = None, pad_id: Optional[int] = None,
-                 stop_ids: Iterable[int] = ()) -> None:
+                 stop_ids: Iterable[int] = (), stream_window: Optional[int] = WEDLM_WINDOW) -> None:
+        """``stream_window``: the sliding window's width (0 / None: block mode, as the published
+        ``generate_wedlm``: the samplers' block semi-AR windows alone)."""
+        self.stream_window = int(stream_window) if stream_window else None
         cfg = getattr(model, "config", None)
         ids = {k: _first_int(v, getattr(cfg, c, None), self.default_ids[k]) for k, v, c in (
             ("mask_id", mask_id, "mask_token_id"), ("eos_id", eos_id, "eos_token_id"), ("pad_id", pad_id, "pad_token_id"))}
