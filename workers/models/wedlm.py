@@ -32,8 +32,9 @@ WEDLM_PAD_ID = 151643
 WEDLM_EOS_ID = 151645
 #: The published engine's sliding window (wedlm/config.py ``wedlm_window_size``) and 000's N = 16
 WEDLM_WINDOW = 16
-#: 000 App. B: IMH on WeDLM runs T = 8 proposals per step
-WEDLM_IMH_CHAIN = 8
+#: 000 App. B: IMH on WeDLM runs T = 8 proposals per step, Δ̂ over the 16 positions after i (§5);
+#: the paper specs (sweeps/specs/papers/000-*.yaml) set them on WeDLM rows
+WEDLM_IMH = {"chain_length": 8, "window": WEDLM_WINDOW}
 
 
 class WeDLMDenoiser(HFDenoiser):
@@ -46,8 +47,6 @@ class WeDLMDenoiser(HFDenoiser):
     #: sampler name -> why it is refused on this model (``Sampler.generate`` reads it)
     refused_samplers = {"random": "000 §5: WeDLM's left-to-right (causal) training bias makes random-order "
                                   "decoding degenerate, so 000 does not run it on WeDLM"}
-    #: defaults a sweep applies on this model when a spec leaves them unset
-    sampler_defaults = {"imh": {"chain_length": WEDLM_IMH_CHAIN, "window": WEDLM_WINDOW}}
 
     def __init__(self, model: Any, tokenizer: Any, *, name: str, mask_id: Optional[int] = None,
                  eos_id: Optional[int] = None, pad_id: Optional[int] = None,
