@@ -134,6 +134,17 @@ def write_random_checkpoint(folder: Union[str, Path], family: str, seed: int = 0
     return out
 
 
+def tiny_wedlm_checkpoint(folder: Union[str, Path], seed: int = 0) -> Path:
+    """A tiny random WeDLM in the published layout with the project's tiny tokenizer (its ids:
+    mask 1, EOS 2, pad 0, end of turn ``<|im_end|>`` 100): what ``reproduce.py --smoke`` runs
+    WeDLM specs on, so their path — causal reordered forward, streaming window, IMH with a window —
+    runs on CPU."""
+    return write_random_checkpoint(folder, "wedlm", seed=seed, tokenizer=tiny_tokenizer("<|im_end|>"),
+                                   hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                   num_key_value_heads=2, head_dim=8, vocab_size=101, mask_token_id=1,
+                                   eos_token_id=2, pad_token_id=0, bos_token_id=0)
+
+
 def tiny_tokenizer(end_of_turn: Optional[str] = None) -> Any:
     """The project's tiny character tokenizer, optionally with an end-of-turn special token."""
     from workers.tinymodel.tokenizer import build_tokenizer
