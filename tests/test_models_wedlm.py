@@ -163,3 +163,37 @@ def test_a_ragged_batch_decodes_each_prompt_as_it_decodes_alone(folder, name, kw
         assert batch.tokens[b].tolist() == alone.tokens[0].tolist(), (name, b)
         ta, tb = alone.traces[0], batch.traces[b]
         assert (ta.order, ta.nfe, ta.forward_rows) == (tb.order, tb.nfe, tb.forward_rows)
+
+
+def test_rows_sharing_a_confirmed_prefix_read_one_cache_and_get_the_same_logits(m):
+    """000 App. B: IMH's T + 1 candidates share the prompt + confirmed-prefix KV cache; only their
+    tails are forwarded per row.  The logits equal the unshared forward (ragged, left-padded)."""
+    from workers.models.native_wedlm import shared_prefix_logits
+
+    M = m.mask_id
+    prompts = [m.encode_prompt("Compute 1+2\n") + [40, 41], m.encode_prompt("Compute 10+20*3\n") + [42]]
+    P = max(map(len, prompts))
+    x, am = [], []
+    for p in prompts:
+        for t in range(3):                       # three candidates: one committed token each
+            tail = [M] * 10
+            tail[1 + 2 * t] = 50 + t
+            x.append([m.pad_id] * (P - len(p)) + p + tail)
+            am.append([0] * (P - len(p)) + [1] * (len(p) + 10))
+    x, am = torch.tensor(x), torch.tensor(am)
+    shared = shared_prefix_logits(m.model, x, M, am)
+    plain = reordered_logits(m.model, x, M, am)
+    real = am.bool()
+    torch.testing.assert_close(shared[real], plain[real], atol=1e-5, rtol=1e-5)
+    assert shared_prefix_logits(m.model, x[::3], M, am[::3]) is None     # nothing shared: plain forward
+
+
+def test_imh_with_and_without_the_shared_prefix_gives_the_same_tokens(folder):
+    m = load_model(folder, stream_window=6)
+    prompts = [m.encode_prompt(p) for p in PROMPTS[:3]]
+    s = make_sampler("imh", alpha=2.0, chain_length=8, window=6, position="entropy")
+    a = s.generate(m, prompts, gen_length=8, seeds=[1, 2, 3])
+    m.share_prefix = False
+    b = s.generate(m, prompts, gen_length=8, seeds=[1, 2, 3])
+    assert a.tokens.tolist() == b.tokens.tolist()
+    assert [t.acceptance_rate for t in a.traces] == [t.acceptance_rate for t in b.traces]

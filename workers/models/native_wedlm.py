@@ -103,7 +103,7 @@ class CausalAttention(nn.Module):
             self.q_norm, self.k_norm = RMSNorm(hd, cfg.rms_norm_eps), RMSNorm(hd, cfg.rms_norm_eps)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
-                past: Optional[KV]) -> tuple[torch.Tensor, KV]:
+                past: Optional[KV], groups: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, KV]:
         B, T, _ = x.shape
         q = self.q(x).view(B, T, self.n_heads, self.head_dim)
         k = self.k(x).view(B, T, self.n_kv, self.head_dim)
@@ -112,6 +112,8 @@ class CausalAttention(nn.Module):
         q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = self.v(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin, False), apply_rope(k, cos, sin, False)
+        if past is not None and groups is not None:
+            return self._shared(q, k, v, mask, past, groups), (k, v)
         if past is not None:
             k_all = torch.cat([past[0].expand(B, -1, -1, -1), k], 2)   # expand: rows share one prefix
             v_all = torch.cat([past[1].expand(B, -1, -1, -1), v], 2)
@@ -125,6 +127,31 @@ class CausalAttention(nn.Module):
         return self.o(out.transpose(1, 2).reshape(B, T, -1)), (k, v)
 
 
+    def _shared(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, past: KV,
+                groups: torch.Tensor) -> torch.Tensor:
+        """Attention over a prefix cache *shared* by rows: ``past`` holds U prefixes [U, H_kv, c, D]
+        and row b reads prefix ``groups[b]`` in place (000 App. B's copy-on-write idea: the
+        prefix is stored once, only each row's tail is its own).  One softmax over prefix and tail
+        scores, so it is the attention over their concatenation."""
+        B, H, T, D = q.shape
+        c, rep = past[0].shape[2], self.n_heads // self.n_kv
+        scale = D ** -0.5
+        kt, vt = (k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)) if rep > 1 else (k, v)
+        st = (q @ kt.transpose(-1, -2)) * scale
+        st = st.masked_fill(~mask[..., c:], float("-inf"))
+        out = torch.empty_like(q)
+        for u in groups.unique().tolist():
+            rows = (groups == u).nonzero().squeeze(1)
+            kp, vp = past[0][u], past[1][u]                                  # [H_kv, c, D], not copied per row
+            if rep > 1:
+                kp, vp = kp.repeat_interleave(rep, 0), vp.repeat_interleave(rep, 0)
+            sp = torch.einsum("nhtd,hsd->nhts", q[rows], kp) * scale
+            sp = sp.masked_fill(~mask[rows][..., :c], float("-inf"))
+            w = torch.softmax(torch.cat([sp, st[rows]], -1).float(), -1).to(q.dtype)
+            out[rows] = torch.einsum("nhts,hsd->nhtd", w[..., :c], vp) + w[..., c:] @ vt[rows]
+        return self.o(out.transpose(1, 2).reshape(B, T, -1))
+
+
 class WeDLMBlock(nn.Module):
     """Pre-norm block: x + attn(norm(x)), then + mlp(norm(x))."""
 
@@ -136,8 +163,8 @@ class WeDLMBlock(nn.Module):
         self.mlp = MLP(cfg.hidden_size, cfg.intermediate_size)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor,
-                past: Optional[KV]) -> tuple[torch.Tensor, KV]:
-        a, kv = self.attn(self.attn_norm(x), cos, sin, mask, past)
+                past: Optional[KV], groups: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, KV]:
+        a, kv = self.attn(self.attn_norm(x), cos, sin, mask, past, groups)
         x = x + a
         return x + self.mlp(self.mlp_norm(x)), kv
 
@@ -182,13 +209,15 @@ class NativeWeDLM(NativeTransformer):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
                 position_ids: Optional[torch.Tensor] = None, past_key_values: Optional[Sequence[KV]] = None,
-                use_cache: bool = False) -> NativeOutput:
+                use_cache: bool = False, past_groups: Optional[torch.Tensor] = None) -> NativeOutput:
         """Logits of ``input_ids`` [B, T] under causal attention in their given order.
 
         ``position_ids`` [B, T]: RoPE positions (default: the number of real tokens before each,
         past included); ``attention_mask`` [B, n_past + T] covers past + tokens; ``past_key_values``
         (per layer, batch 1 or B) are the keys/values of a causal prefix.  With ``use_cache`` the
-        per-layer keys/values of *these* tokens come back (append them to a past yourself)."""
+        per-layer keys/values of *these* tokens come back (append them to a past yourself).
+        ``past_groups`` [B]: the past holds U distinct prefixes and row b attends to prefix
+        ``past_groups[b]``, read in place (shared, never copied per row)."""
         B, T = input_ids.shape
         n_past = 0 if past_key_values is None else past_key_values[0][0].shape[2]
         if position_ids is None:
@@ -201,7 +230,7 @@ class NativeWeDLM(NativeTransformer):
         x = self.embed(input_ids)
         present = []
         for i, blk in enumerate(self.blocks):
-            x, kv = blk(x, cos, sin, mask, None if past_key_values is None else past_key_values[i])
+            x, kv = blk(x, cos, sin, mask, None if past_key_values is None else past_key_values[i], past_groups)
             if use_cache:
                 present.append(kv)
         return NativeOutput(self.head(self.norm(x)), tuple(present) if use_cache else None)
@@ -236,3 +265,33 @@ def reordered_logits(model: Any, x: torch.Tensor, mask_id: int,
     logits = out.logits if hasattr(out, "logits") else out[0]
     back = perm.argsort(1)
     return logits.gather(1, back[..., None].expand(-1, -1, logits.shape[-1]))
+
+
+def shared_prefix_logits(model: NativeWeDLM, x: torch.Tensor, mask_id: int,
+                         attention_mask: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+    """``reordered_logits`` computed with the confirmed prefix shared (000 App. B): the positions
+    before the batch's first mask are filled in every row (prompt + confirmed tokens); rows whose
+    prefix is identical (IMH's T + 1 candidates of one sample) get ONE prefix forward and KV cache,
+    and only their tails (window + what follows) are forwarded per row, attending to that cache in
+    place.  Memory O(L + N·W) per sample instead of O(N·L).  Returns None when no two rows share a
+    prefix (nothing to gain: the caller runs the plain forward)."""
+    B, L = x.shape
+    real = torch.ones_like(x) if attention_mask is None else attention_mask.to(x.device).long()
+    is_mask = (x == mask_id) & real.bool()
+    first = torch.where(is_mask.any(1), is_mask.int().argmax(1), torch.full_like(is_mask[:, 0], L, dtype=torch.long))
+    c = int(first.min())
+    if c == 0 or c == L:
+        return None
+    uniq, inv = torch.unique(torch.cat([x[:, :c], real[:, :c]], 1), dim=0, return_inverse=True)
+    if uniq.shape[0] == B:
+        return None
+    p_ids, p_real = uniq[:, :c], uniq[:, c:]
+    p_am = None if bool(p_real.all()) else p_real
+    pre = model(p_ids, attention_mask=p_am, use_cache=True)
+    ids, pos, _, perm = reorder(x[:, c:], mask_id)           # the tail has no padding (left padding)
+    pos = pos + p_real.sum(1)[inv][:, None]
+    am = None if p_am is None else torch.cat([p_real[inv], torch.ones_like(ids)], 1)
+    tail = model(ids, attention_mask=am, position_ids=pos, past_key_values=pre.past_key_values,
+                 past_groups=inv).logits
+    tail = tail.gather(1, perm.argsort(1)[..., None].expand(-1, -1, tail.shape[-1]))
+    return torch.cat([pre.logits[inv], tail], 1)

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Optional
 import torch
 
 from workers.models.hf import HFDenoiser, _first_int
-from workers.models.native_wedlm import NativeWeDLM, reordered_logits
+from workers.models.native_wedlm import NativeWeDLM, reordered_logits, shared_prefix_logits
 from workers.models.registry import Preset, register_preset
 
 WEDLM_MASK_ID = 151665
@@ -67,9 +67,17 @@ class WeDLMDenoiser(HFDenoiser):
 
         return AutoModelForCausalLM.from_pretrained(src, dtype=dtype, trust_remote_code=trust)
 
+    #: share the prompt + confirmed-prefix KV cache between rows with the same prefix (IMH's
+    #: candidates; native module only); False: every row forwards its whole canvas
+    share_prefix: bool = True
+
     def _forward(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> torch.Tensor:
         if attention_mask is not None and bool(attention_mask.all()):
             attention_mask = None
+        if self.share_prefix and isinstance(self.model, NativeWeDLM) and x.shape[0] > 1:
+            out = shared_prefix_logits(self.model, x, self.mask_id, attention_mask)
+            if out is not None:
+                return out
         return reordered_logits(self.model, x, self.mask_id, attention_mask)
 
     # The prefix / dual caches of workers/prefix_cache.py assume bidirectional attention; WeDLM's
