@@ -197,3 +197,23 @@ def test_imh_with_and_without_the_shared_prefix_gives_the_same_tokens(folder):
     b = s.generate(m, prompts, gen_length=8, seeds=[1, 2, 3])
     assert a.tokens.tolist() == b.tokens.tolist()
     assert [t.acceptance_rate for t in a.traces] == [t.acceptance_rate for t in b.traces]
+
+
+def test_the_paper_specs_run_wedlm_as_000_did():
+    """000 §5 / App. B on WeDLM: IMH with T = 8 and Δ̂ over 16 positions, entropy its default rule,
+    no random order, one token per step in the streaming window (block = gen length)."""
+    from sweeps.reproduce import table_specs
+    from sweeps.spec import load_spec
+    from workers.models.wedlm import WEDLM_IMH
+
+    specs = [load_spec(p) for t in ("000-table2", "000-table3", "000-fig3-middle") for p in table_specs(t)]
+    wedlm = [s for s in specs if s.models == ["wedlm-8b-instruct"]]
+    assert len(wedlm) == 3
+    for s in wedlm:
+        assert "random" not in {x.name for x in s.samplers}
+        assert all(t.block_length == t.gen_length for t in s.tasks)
+        for x in s.samplers:
+            if x.name == "imh":
+                assert x.params["window"] == WEDLM_IMH["window"] and x.params["position"] == "entropy"
+                assert x.params.get("chain_length", WEDLM_IMH["chain_length"]) == WEDLM_IMH["chain_length"] \
+                    or "chain_length" in (x.grid or {})
