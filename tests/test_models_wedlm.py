@@ -119,6 +119,9 @@ def test_decoding_streams_in_a_window_from_the_first_masked_position(folder):
             assert all(first <= g < first + 6 for g in done), (name, s, done)
             beyond = max(beyond, max(done) - first)
         assert beyond > 0   # not merely left to right
+    # A rule that commits everything it may: exactly one window a step, and the window slides on.
+    tr = make_sampler("wedlm", temperature=1.0, threshold=1e9).generate(m, [prompt], gen_length=G, seeds=[3]).traces[0]
+    assert tr.commit_step == [0] * 6 + [1] * 6 + [2] * 4
 
 
 def test_wedlm_rule_commits_every_position_below_the_penalised_entropy_threshold():
