@@ -44,7 +44,7 @@ COLUMN_KEYS = ("sampler", "alpha", "temperature", "threshold", "factor", "lam", 
 MODEL_ALIASES: dict[str, tuple[str, ...]] = {
     "LLaDA-8B-Instruct": ("llada-8b-instruct", "GSAI-ML/LLaDA-8B-Instruct"),
     "Dream-7B-Instruct": ("dream-7b-instruct", "Dream-org/Dream-v0-Instruct-7B"),
-    "WeDLM-8B": ("wedlm-8b",),
+    "WeDLM-8B": ("wedlm-8b", "wedlm-8b-instruct", "tencent/WeDLM-8B-Base", "tencent/WeDLM-8B-Instruct"),
 }
 
 OUT_SCHEMA = {"table": pl.String, "model": pl.String, "measured_model": pl.String, "benchmark": pl.String,

@@ -358,7 +358,7 @@ def _cost_section(d: _Data, r: _Report) -> None:
 
 SATURATED = 0.97  # a frontier whose every Pass@k is at least this says nothing about exploration
 EMPTY = 0.05      # ... and one whose best Pass@1 is at most this says nothing about quality
-PARALLEL_SAMPLERS = ("threshold", "factor", "eb", "med", "ete")  # commit several tokens per round
+PARALLEL_SAMPLERS = ("threshold", "factor", "eb", "med", "ete", "wedlm")  # commit several tokens per round
 
 
 def _headline(d: _Data, n_boot: int, seed: int) -> list[dict[str, Any]]:

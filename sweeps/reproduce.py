@@ -8,7 +8,8 @@ published numbers (analysis/data/published.csv) beside the measured ones with 95
 
 A table is ``sweeps/specs/papers/TABLE.yaml`` or several parts ``TABLE.<part>.yaml`` (a block length
 is not part of the job id, so each block length is its own spec); all parts write into one
-``--out``.  ``--smoke`` runs a few jobs of every part on the embedded tiny model, the benchmarks
+``--out``.  ``--smoke`` runs a few jobs of every part on the embedded tiny model (WeDLM specs: on a
+tiny random WeDLM checkpoint written to OUT/smoke-model-wedlm, so the causal-window path runs), the benchmarks
 replaced by ``countdown`` (lengths scaled to its 32 tokens; graded by a parser, fast), so the
 whole path — spec, sweep, shards, comparison — runs on CPU; its figures are a toy's and are
 labelled so.  The comparison
@@ -54,11 +55,26 @@ def _divisor_at_most(n: int, x: int) -> int:
     return max(d for d in range(1, n + 1) if n % d == 0 and d <= max(1, x))
 
 
-def smoke_spec(spec: SweepSpec, drop: Sequence[str] = ()) -> tuple[SweepSpec, dict]:
-    """A few jobs of ``spec`` on the tiny model; returns it and the substitution
+def smoke_model(models: Sequence[str], out: str) -> str:
+    """The model a smoke run uses: the embedded tiny model, or for a WeDLM spec a tiny random WeDLM
+    checkpoint (written once under ``out``; a temporary folder when ``out`` is remote)."""
+    if not models or not all("wedlm" in m.lower() for m in models):
+        return SMOKE_MODEL
+    import tempfile
+
+    from workers.models.random_checkpoint import tiny_wedlm_checkpoint
+
+    folder = (Path(tempfile.mkdtemp()) if "://" in out else Path(out)) / "smoke-model-wedlm"
+    if not (folder / "config.json").is_file():
+        tiny_wedlm_checkpoint(folder)
+    return str(folder.resolve())
+
+
+def smoke_spec(spec: SweepSpec, drop: Sequence[str] = (), out: str = "runs/smoke") -> tuple[SweepSpec, dict]:
+    """A few jobs of ``spec`` on the tiny model (``smoke_model``); returns it and the substitution
     {(task, gen, block): (stand-in task, gen, block)} the comparison translates with."""
     s = shrink(spec, samples=2, problems=2, values=1)
-    s.models = [SMOKE_MODEL]
+    s.models = [smoke_model(spec.models, out)]
     tasks, subst, seen = [], {}, set()
     for t in s.tasks:
         if t.name in drop:
@@ -153,11 +169,16 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     paths = table_specs(args.table)
     specs: list[SweepSpec] = []
     subst: dict = {}
+    stand_ins: dict[str, str] = {}     # spec model -> the smoke run's model
+    if args.out == "runs/<table>":
+        args.out = f"runs/{args.table}{'-smoke' if args.smoke else ''}"
     for path in paths:
         spec = load_spec(path)
         if args.smoke:
-            spec, sub = smoke_spec(spec, args.drop_task)
+            models = list(spec.models)
+            spec, sub = smoke_spec(spec, args.drop_task, args.out)
             subst.update(sub)
+            stand_ins.update({m: spec.models[0] for m in models})
         else:
             spec.tasks = [t for t in spec.tasks if t.name not in args.drop_task]
             if not spec.tasks:
@@ -165,8 +186,6 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         if args.model:
             spec.models = [m.strip() for m in args.model.split(",") if m.strip()]
         specs.append(spec)
-    if args.out == "runs/<table>":
-        args.out = f"runs/{args.table}{'-smoke' if args.smoke else ''}"
     if args.dry_run:
         from sweeps.engine.dry_run import estimate, format_estimate
 
@@ -192,15 +211,18 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
             ray.shutdown()
     if status == 0:
-        write_comparison(args.table, args.out, specs, subst if args.smoke else None, report=not report)
+        write_comparison(args.table, args.out, specs, subst if args.smoke else None, report=not report,
+                         stand_ins=stand_ins if args.smoke and not args.model else None)
     if args.table in EXTRA:
         print(f"note: {EXTRA[args.table]}")
     return status
 
 
 def write_comparison(table: str, out: str, specs: Sequence[SweepSpec], subst: Optional[dict],
-                     report: bool = True) -> Path:
-    """Write OUT/report/paper_vs_measured.{md,csv} (and the sweep report); print the section."""
+                     report: bool = True, stand_ins: Optional[dict] = None) -> Path:
+    """Write OUT/report/paper_vs_measured.{md,csv} (and the sweep report); print the section.
+    ``stand_ins`` (smoke runs): spec model -> the model that ran in its place, so each published
+    model (LLaDA, WeDLM) is compared with its own stand-in."""
     from analysis import load_samples
     from analysis.paper_compare import compare, load_published, markdown
 
@@ -213,7 +235,11 @@ def write_comparison(table: str, out: str, specs: Sequence[SweepSpec], subst: Op
     published = pub.filter(pub["table"] == table)["model"].unique().to_list()
     known = {a.lower() for m in published for a in (m, *MODEL_ALIASES.get(m, ()))}
     model_map: dict[str, str] = {}
-    if len(models) == 1 and models[0].lower() not in known:
+    if stand_ins:
+        names = {p: {p.lower(), *(a.lower() for a in MODEL_ALIASES.get(p, ()))} for p in published}
+        model_map = {p: run for p in published for spec_model, run in stand_ins.items()
+                     if spec_model.lower() in names[p]}
+    elif len(models) == 1 and models[0].lower() not in known:
         model_map = {m: models[0] for m in published}
     # a table's parts are sweeps of their own (other block lengths): compare keeps them apart
     lf = load_samples(out, pool_by=("sweep", "model", "task", "gen_length", "block_length"))

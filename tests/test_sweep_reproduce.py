@@ -18,8 +18,8 @@ TABLES = tables()
 
 
 def test_tables_and_specs_validate():
-    assert TABLES == ["000-fig3-left", "000-table2", "000-table3", "002-fig6", "004-table1", "004-table2",
-                      "004-table6", "004-table7"]
+    assert TABLES == ["000-fig3-left", "000-fig3-middle", "000-table2", "000-table3", "002-fig6", "004-table1",
+                      "004-table2", "004-table6", "004-table7"]
     assert set(load_published()["table"].unique()) <= set(TABLES)
     for t in TABLES:
         for p in table_specs(t):
@@ -28,6 +28,7 @@ def test_tables_and_specs_validate():
             for s in spec.samplers:
                 assert sampler_configs(s)            # every sampler and parameter exists
     assert len(table_specs("004-table7")) == 4
+    assert len(table_specs("000-table2")) == 2      # the LLaDA rows and the WeDLM rows
 
 
 def _needs_sudoku(table: str) -> bool:

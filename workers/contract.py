@@ -36,6 +36,7 @@ KNOB_REGISTRY: tuple[Knob, ...] = (
     Knob("gamma", "float", symbol="γ", dial_of=("eb",)),                  # entropy-bounded budget
     Knob("chain_length", "int"),                                           # IMH's T
     Knob("k_max", "int", column=False),                                    # MED's cap on tokens a step
+    Knob("pos_penalty", "float", column=False),                            # WeDLM's distance penalty
 )
 DEFAULT_DIAL = "temperature"
 NONNEGATIVE_KNOBS: tuple[str, ...] = tuple(k.name for k in KNOB_REGISTRY)

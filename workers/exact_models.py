@@ -125,3 +125,24 @@ class ProductModel:
         for j in range(self.n):
             table = (table[:, None] * self.probs[j][None, :]).reshape(-1)
         return ExactJointModel(table, self.n, self.V)
+
+
+class CausalWindowJointModel(ExactJointModel):
+    """A tabulated joint exposed as a causal-window denoiser, the way WeDLM is decoded.
+
+    Under WeDLM's topological reordering a mask sees every filled token and the masks before it;
+    masks carry no information beyond their position, so the exact conditional marginal of a
+    masked position given the filled ones is what an ideal causal-window model returns: the
+    logits are the parent's.  What changes is the decoding: ``stream_window`` makes the samplers
+    decide inside the ``stream_window`` positions from the first masked one
+    (``workers.samplers.base.stream_bounds``), as WeDLM's engine does with W = 16."""
+
+    def __init__(self, tables: torch.Tensor, n: int, V: int, stream_window: int, eos_id: Optional[int] = None) -> None:
+        super().__init__(tables, n, V, eos_id)
+        self.stream_window = int(stream_window)
+
+    @classmethod
+    def random(cls, V: int = 3, n: int = 4, seed: int = 0, num_tables: int = 1,   # type: ignore[override]
+               concentration: float = 0.5, stream_window: int = 2) -> "CausalWindowJointModel":
+        base = ExactJointModel.random(V, n, seed, num_tables, concentration)
+        return cls(base.tables, n, V, stream_window)

@@ -48,10 +48,11 @@ def _looks_like_path(s: str) -> bool:
 
 
 def family_adapter(config: dict[str, Any]) -> type[HFDenoiser]:
-    """The adapter a checkpoint's config.json asks for: LLaDA or Dream by ``architectures`` /
+    """The adapter a checkpoint's config.json asks for: LLaDA, Dream or WeDLM by ``architectures`` /
     ``model_type`` / ``auto_map``, else the generic adapter."""
     from workers.models.dream import DreamDenoiser
     from workers.models.llada import LLaDADenoiser
+    from workers.models.wedlm import WeDLMDenoiser
 
     words = " ".join([*map(str, config.get("architectures") or []), str(config.get("model_type", "")),
                       *map(str, (config.get("auto_map") or {}).values())]).lower()
@@ -59,6 +60,8 @@ def family_adapter(config: dict[str, Any]) -> type[HFDenoiser]:
         return LLaDADenoiser
     if "dream" in words:
         return DreamDenoiser
+    if "wedlm" in words:
+        return WeDLMDenoiser
     return HFDenoiser
 
 
@@ -74,7 +77,7 @@ def load_model(
     """Load a preset, a local checkpoint directory or a hub id as a denoiser.
 
     ``device``: default CUDA when available, else CPU; ``dtype``: default bf16 on GPU, fp32 on
-    CPU.  LLaDA and Dream are recognised by their config (presets, folders and hub ids alike);
+    CPU.  LLaDA, Dream and WeDLM are recognised by their config (presets, folders and hub ids alike);
     ``impl``: "native" (default for them) or "remote" (their own code; needs ``trust_remote_code``
     or DLLM_TRUST_REMOTE_CODE=1); DLLM_MODEL_IMPL sets the default.  ``options`` go to the adapter
     (e.g. ``mask_id=``).  Errors are one-line ValueErrors."""
@@ -125,4 +128,4 @@ def _load(adapter: type[HFDenoiser], src: str, name: str, device: Any, dtype: An
         raise
 
 # Model families with their own quirks register their presets on import.
-from workers.models import dream as _dream, llada as _llada  # noqa: E402,F401
+from workers.models import dream as _dream, llada as _llada, wedlm as _wedlm  # noqa: E402,F401

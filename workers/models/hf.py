@@ -255,9 +255,9 @@ def resolve_impl(impl: Optional[str], has_native: bool, family: bool) -> str:
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}")
     if impl == "native" and not has_native:
-        raise ValueError("impl='native' exists only for LLaDA and Dream checkpoints")
+        raise ValueError("impl='native' exists only for LLaDA, Dream and WeDLM checkpoints")
     if impl == "hf" and family:
-        impl = "remote"   # a LLaDA / Dream checkpoint's non-native code is its own (remote) code
+        impl = "remote"   # a LLaDA / Dream / WeDLM checkpoint's non-native code is its own (remote) code
     return impl
 
 

@@ -1,9 +1,9 @@
-"""Random-weight LLaDA / Dream checkpoints in the published layout (tests and benchmarks).
+"""Random-weight LLaDA / Dream / WeDLM checkpoints in the published layout (tests and benchmarks).
 
 No 8B weights are reachable here, so tests and benchmarks write checkpoint folders the way the
 published ones look: ``config.json`` with the published field names (architectures, model_type,
 auto_map, special ids), ``model.safetensors`` with the published parameter names and shapes (the
-ones LLaDA-8B's and Dream-7B's ``model.safetensors.index.json`` list), and a tokenizer.  The
+ones LLaDA-8B's, Dream-7B's and WeDLM-8B's ``model.safetensors.index.json`` list), and a tokenizer.  The
 names below are written out from the published index, not derived from the native modules, so
 loading such a folder checks the modules' name mapping.
 """
@@ -39,6 +39,20 @@ DREAM_7B: dict[str, Any] = {
     "torch_dtype": "bfloat16",
 }
 
+#: WeDLM-8B's config.json (the fields that matter: a Qwen3-8B shape with q/k norm, no attention
+#: bias; ``auto_map`` names the published hf_compat files), shape overridable
+WEDLM_8B: dict[str, Any] = {
+    "architectures": ["WeDLMForCausalLM"], "model_type": "wedlm",
+    "auto_map": {"AutoConfig": "configuration_wedlm.WeDLMConfig", "AutoModel": "modeling_wedlm.WeDLMModel",
+                 "AutoModelForCausalLM": "modeling_wedlm.WeDLMForCausalLM"},
+    "hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36, "num_attention_heads": 32,
+    "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936, "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0, "rms_norm_eps": 1e-06, "hidden_act": "silu", "tie_word_embeddings": False,
+    "rope_scaling": None, "attention_bias": False, "qk_norm": True, "use_sliding_window": False,
+    "mask_token_id": 151665, "pad_token_id": 151643, "bos_token_id": 151643, "eos_token_id": 151645,
+    "torch_dtype": "bfloat16",
+}
+
 
 def llada_parameters(c: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """LLaDA's published parameter names and shapes."""
@@ -70,13 +84,38 @@ def dream_parameters(c: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     return out
 
 
+def wedlm_parameters(c: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """WeDLM's published (Qwen2/Qwen3-style) parameter names and shapes; q/k/v biases when
+    ``attention_bias``, per-head q/k norms when ``qk_norm``."""
+    d, h, V = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
+    hd = c.get("head_dim") or d // c["num_attention_heads"]
+    q, kv = c["num_attention_heads"] * hd, c["num_key_value_heads"] * hd
+    out = {"model.embed_tokens.weight": (V, d), "model.norm.weight": (d,)}
+    if not c.get("tie_word_embeddings"):
+        out["lm_head.weight"] = (V, d)
+    for i in range(c["num_hidden_layers"]):
+        b = f"model.layers.{i}."
+        out.update({b + "input_layernorm.weight": (d,), b + "post_attention_layernorm.weight": (d,),
+                    b + "self_attn.q_proj.weight": (q, d), b + "self_attn.k_proj.weight": (kv, d),
+                    b + "self_attn.v_proj.weight": (kv, d), b + "self_attn.o_proj.weight": (d, q),
+                    b + "mlp.gate_proj.weight": (h, d), b + "mlp.up_proj.weight": (h, d),
+                    b + "mlp.down_proj.weight": (d, h)})
+        if c.get("attention_bias", True):
+            out.update({b + "self_attn.q_proj.bias": (q,), b + "self_attn.k_proj.bias": (kv,),
+                        b + "self_attn.v_proj.bias": (kv,)})
+        if c.get("qk_norm"):
+            out.update({b + "self_attn.q_norm.weight": (hd,), b + "self_attn.k_norm.weight": (hd,)})
+    return out
+
+
 def write_random_checkpoint(folder: Union[str, Path], family: str, seed: int = 0, tokenizer: Any = None,
                             dtype: torch.dtype = torch.float32, **shape: Any) -> Path:
-    """Write a random ``family`` ("llada" / "dream") checkpoint; ``shape`` overrides config fields
+    """Write a random ``family`` ("llada" / "dream" / "wedlm") checkpoint; ``shape`` overrides config fields
     (e.g. d_model=64, n_layers=2); ``tokenizer`` (saved with ``save_pretrained``) defaults to none."""
     from safetensors.torch import save_file
 
-    base, params = {"llada": (LLADA_8B, llada_parameters), "dream": (DREAM_7B, dream_parameters)}[family]
+    base, params = {"llada": (LLADA_8B, llada_parameters), "dream": (DREAM_7B, dream_parameters),
+                    "wedlm": (WEDLM_8B, wedlm_parameters)}[family]
     cfg = {**base, **shape}
     g = torch.Generator().manual_seed(seed)
     tensors = {}
@@ -93,6 +132,17 @@ def write_random_checkpoint(folder: Union[str, Path], family: str, seed: int = 0
     if tokenizer is not None:
         tokenizer.save_pretrained(str(out))
     return out
+
+
+def tiny_wedlm_checkpoint(folder: Union[str, Path], seed: int = 0) -> Path:
+    """A tiny random WeDLM in the published layout with the project's tiny tokenizer (its ids:
+    mask 1, EOS 2, pad 0, end of turn ``<|im_end|>`` 100): what ``reproduce.py --smoke`` runs
+    WeDLM specs on, so their path — causal reordered forward, streaming window, IMH with a window —
+    runs on CPU."""
+    return write_random_checkpoint(folder, "wedlm", seed=seed, tokenizer=tiny_tokenizer("<|im_end|>"),
+                                   hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                   num_key_value_heads=2, head_dim=8, vocab_size=101, mask_token_id=1,
+                                   eos_token_id=2, pad_token_id=0, bos_token_id=0)
 
 
 def tiny_tokenizer(end_of_turn: Optional[str] = None) -> Any:
@@ -124,15 +174,18 @@ class _Ids:
 
 def random_native_denoiser(family: str, device: Union[str, torch.device] = "cpu", dtype: torch.dtype = torch.float32,
                            seed: int = 0, **shape: Any) -> Any:
-    """A native LLaDA / Dream with random weights built in memory (no folder: 8B weights would be
+    """A native LLaDA / Dream / WeDLM with random weights built in memory (no folder: 8B weights would be
     16 GB on disk), behind its adapter.  ``shape`` overrides the published config's fields."""
     from workers.models.dream import DreamDenoiser
     from workers.models.llada import LLaDADenoiser
     from workers.models.native_dream import DreamConfig, NativeDream
     from workers.models.native_llada import LLaDAConfig, NativeLLaDA
+    from workers.models.native_wedlm import NativeWeDLM, WeDLMConfig
+    from workers.models.wedlm import WeDLMDenoiser
 
     base, cfg_cls, mod_cls, adapter = {"llada": (LLADA_8B, LLaDAConfig, NativeLLaDA, LLaDADenoiser),
-                                       "dream": (DREAM_7B, DreamConfig, NativeDream, DreamDenoiser)}[family]
+                                       "dream": (DREAM_7B, DreamConfig, NativeDream, DreamDenoiser),
+                                       "wedlm": (WEDLM_8B, WeDLMConfig, NativeWeDLM, WeDLMDenoiser)}[family]
     cfg = {**base, **shape}
     torch.manual_seed(seed)
     with torch.device("meta"):

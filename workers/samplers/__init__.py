@@ -22,12 +22,13 @@ from workers.samplers.max_prob import MaxProbSampler
 from workers.samplers.med import MEDSampler
 from workers.samplers.random import RandomSampler
 from workers.samplers.threshold import ThresholdSampler
+from workers.samplers.wedlm import WeDLMSampler
 
 SAMPLERS: dict[str, type[Sampler]] = {
     cls.name: cls
     for cls in (RandomSampler, ConfidenceSampler, MaxProbSampler, EntropySampler, MarginSampler,
                 LeftToRightSampler, ThresholdSampler, FactorSampler, EBSampler, MEDSampler,
-                IMHSampler, ETESampler)
+                IMHSampler, ETESampler, WeDLMSampler)
 }
 
 

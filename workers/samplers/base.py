@@ -162,6 +162,33 @@ def build_canvas(model: Any, prompts: Sequence[Sequence[int]], gen_length: int
     return x.to(device), attn.to(device), ragged, P
 
 
+def stream_window(model: Any) -> Optional[int]:
+    """The sliding window a causal-window model decodes in (WeDLM's W = 16), or None."""
+    w = getattr(model, "stream_window", None)
+    return int(w) if w else None
+
+
+def stream_bounds(masked: torch.Tensor, start: torch.Tensor, end: torch.Tensor,
+                  width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """WeDLM's streaming window (WeDLM §4; the published engine's window refill / prune): the
+    ``width`` positions from the first still-masked one, inside the block window [start, end).
+    Filled positions before it have left the window (confirmed prefix); the window then slides
+    by as many positions as were confirmed, so it always holds ``width`` positions."""
+    first = masked.int().argmax(1)
+    return torch.maximum(start, first), torch.minimum(end, first + width)
+
+
+def refuse_on(sampler: "Sampler", model: Any) -> None:
+    """One-line refusal of a rule the model declares unsuitable (``refused_samplers``: name ->
+    reason; IMH is refused with its base rule)."""
+    refused = getattr(model, "refused_samplers", None) or {}
+    for name in (sampler.name, getattr(sampler, "base_sampler", None)):
+        if name in refused:
+            what = sampler.name if name == sampler.name else f"{sampler.name} with position rule {name!r}"
+            raise ValueError(f"sampler {what} is not run on {getattr(model, 'name', type(model).__name__)}: "
+                             f"{refused[name]}")
+
+
 @dataclass
 class DecodeState:
     """The mutable state of one ``Sampler.decode`` call, shared with its hooks.
@@ -251,6 +278,7 @@ class Sampler:
         groups of equal length, so a sample never depends on its batch.
         """
         check_denoiser(model)
+        refuse_on(self, model)
         gen_length = check_int("gen_length", gen_length)
         block_length = gen_length if block_length is None else check_int("block_length", block_length)
         if gen_length % block_length:
@@ -374,8 +402,16 @@ class Sampler:
         current = torch.where(m_all, st, torch.full_like(st, 1 << 30)).min(1).values
         m = m_all & (st == current[:, None])
         start, end = self.window_bounds(m, act_traces, state.block_length)
-        end = end.clamp_max(G)
-        width = int((end - start).max())
+        stream = stream_window(model)
+        if stream:   # a causal-window model (WeDLM): W positions from the first masked one
+            # The window's width must not depend on the batch (rows draw ``rand(width)``): keep
+            # it at min(W, block span) even where a row's window is cut short by the region's end.
+            width = min(stream, int((end - start).max()))
+            start, end = stream_bounds(m, start, end, stream)
+            end = end.clamp_max(G)
+        else:
+            end = end.clamp_max(G)
+            width = int((end - start).max())
         idx = (start[:, None] + torch.arange(width, device=device)).clamp_max(G - 1)
         window = logits.gather(1, idx[..., None].expand(-1, -1, V)).clone()
         window[..., model.mask_id] = NEG_INF
