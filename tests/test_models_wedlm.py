@@ -206,7 +206,7 @@ def test_the_paper_specs_run_wedlm_as_000_did():
     """000 §5 / App. B on WeDLM: IMH with T = 8 and Δ̂ over 16 positions, entropy its default rule,
     no random order, one token per step in the streaming window (block = gen length)."""
     from sweeps.reproduce import table_specs
-    from sweeps.spec import load_spec
+    from sweeps.engine.spec import load_spec
     from workers.models.wedlm import WEDLM_IMH
 
     specs = [load_spec(p) for t in ("000-table2", "000-table3", "000-fig3-middle") for p in table_specs(t)]
