@@ -82,6 +82,9 @@ SCHEMA = pa.schema(
         pa.field("exit_step", _I),
         # IMH: the registered one-token sampler it equals at α = 1 (000 §4.3); else null.
         pa.field("base_sampler", _S),
+        # The task's own per-sample metric where it is not a plain right/wrong (lm_eval: tasks, e.g. a
+        # BLEU or an F1; for 0/1 metrics it equals ``correct``); null for the project's own tasks.
+        pa.field("score", _F),
         pa.field("wall_s", _F, nullable=False),
         pa.field("worker", _S, nullable=False),
         pa.field("code_version", _S, nullable=False),
@@ -91,4 +94,4 @@ SCHEMA = pa.schema(
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 # Nullable columns added after the contract's first version: shards written before them are sound
 # (the driver) and read them as null (the analysis), so an upgrade never redoes or hides results.
-ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler")
+ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler", "score")
