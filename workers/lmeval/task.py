@@ -29,6 +29,7 @@ and its ``process_results``.  The sweep supplies the rest: samplers × knobs × 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -50,25 +51,26 @@ def _record_chat(history: list[dict[str, str]], add_generation_prompt: bool = Tr
 def load_lm_eval_task(name: str, include_path: Optional[str] = None) -> Any:
     """The lm-eval ``Task`` object of one task name (a group is refused: list its tasks)."""
     require_lm_eval()
-    from lm_eval.tasks import TaskManager, get_task_dict
-
-    tm = TaskManager(include_path=include_path)
+    tm = _task_manager(include_path, False) if include_path else None
+    if tm is None or name not in tm.all_tasks:
+        tm = _task_manager(include_path, True)
     if name not in tm.all_tasks:
         raise ValueError(f"lm-eval knows no task {name!r}" + ("" if include_path else
                          " (a local task needs include_path)"))
-    leaves: dict[str, Any] = {}
-
-    def walk(d: dict) -> None:
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(v)
-            else:
-                leaves[getattr(k, "group_name", None) or str(k)] = v
-    walk(get_task_dict([name], tm))
+    leaves = tm.load([name])["tasks"]     # {"tasks": flat name -> Task, "groups": ...}
     if len(leaves) != 1:
         raise ValueError(f"lm-eval task {name!r} is a group of {len(leaves)} tasks; list its tasks "
                          f"({', '.join(sorted(leaves)[:5])}...) as separate lm_eval: tasks")
     return next(iter(leaves.values()))
+
+
+@functools.lru_cache(maxsize=8)
+def _task_manager(include_path: Optional[str], defaults: bool) -> Any:
+    """lm-eval's task index; indexing its ~15k built-in task configs takes a minute on a small
+    machine, so a local task (``include_path``) is looked up there first, and indexes are kept."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=include_path, include_defaults=defaults)
 
 
 class LmEvalTask(Task):
