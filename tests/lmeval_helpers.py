@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lmeval"
-DATA = "countdown_mini.jsonl"
+DATA = "arith_mini.jsonl"
 
 
 def local_task_dir(tmp: Path) -> str:
@@ -16,7 +16,7 @@ def local_task_dir(tmp: Path) -> str:
     to the repository root, for the README's command line)."""
     out = tmp / "lmeval_tasks"
     shutil.copytree(FIXTURES, out)
-    y = out / "countdown_mini.yaml"
+    y = out / "arith_mini.yaml"
     y.write_text(y.read_text().replace(f"tests/fixtures/lmeval/{DATA}", str(out / DATA)))
     return str(out)
 

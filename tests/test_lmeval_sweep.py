@@ -31,7 +31,7 @@ def test_lm_eval_sweep_killed_then_resumed_writes_every_job_once(ray_address, tm
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(json.dumps({
         "name": "lme-kill", "models": ["tiny"],
-        "tasks": [{"name": "lm_eval:countdown_mini", "limit": 4, "args": {"include_path": tasks_dir, "num_fewshot": 1}}],
+        "tasks": [{"name": "lm_eval:arith_mini", "limit": 4, "args": {"include_path": tasks_dir, "num_fewshot": 1}}],
         "samplers": [{"name": "confidence", "params": {"temperature": 0.7}}, {"name": "entropy"}],
         "samples": 2, "batch_size": 2}))
     plan = expand(load_spec(spec_path))
@@ -57,11 +57,11 @@ def test_lm_eval_sweep_killed_then_resumed_writes_every_job_once(ray_address, tm
     assert set(ids) == set(plan.job_ids()) and max(ids.values()) == 1
     assert set(df["sampler"]) == {"confidence", "entropy"} and df["error"].null_count() == df.height
     # lm-eval's scoring: score is the task's metric, correct its 0/1 reading, and both agree with the
-    # project's own countdown grader on the completion cut at the task's stop string
+    # project's own arith grader on the completion cut at the task's stop string
     assert df["score"].null_count() == 0 and (df["correct"] == (df["score"] == 1.0)).all()
-    task = load_task("lm_eval:countdown_mini", include_path=tasks_dir, num_fewshot=1)
-    grader = load_task("countdown")
+    task = load_task("lm_eval:arith_mini", include_path=tasks_dir, num_fewshot=1)
+    grader = load_task("arith")
     for row in df.iter_rows(named=True):
-        p = task.get(row["problem_id"])
-        ref = next(q for q in grader.problems if q.reference == p.reference)
-        assert grader.grade(ref, row["completion"].split("\n")[0]).correct == row["correct"]
+        own = grader.get(task._inst[row["problem_id"]].doc["problem_id"])
+        assert grader.grade(own, row["completion"].split("\n")[0]).correct == row["correct"]
+    assert df["correct"].sum() >= df.height // 2      # the tiny model does arith: not a vacuous check

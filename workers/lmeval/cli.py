@@ -1,7 +1,7 @@
 """``dllm-lm-eval``: lm-evaluation-harness's own command line, with the ``dllm`` model registered.
 
     dllm-lm-eval --model dllm --model_args model=tiny,sampler=confidence,temperature=0 \\
-                 --tasks countdown_mini --include_path tests/fixtures/lmeval
+                 --tasks arith_mini --include_path tests/fixtures/lmeval
     dllm-lm-eval --dry-run --model_args model=GSAI-ML/LLaDA-8B-Instruct,sampler=threshold,threshold=0.9,\\
                  gen_length=256,block_length=32 --tasks gsm8k --num_fewshot 5 [--tokens-per-s N]
 

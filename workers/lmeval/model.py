@@ -11,10 +11,11 @@
 * ``sampler`` (default ``confidence``) and its knobs: every key not listed here goes to
   ``make_sampler`` (``threshold=0.9``, ``temperature=0``, ``alpha=4``...), checked at start-up;
 * ``gen_length``: tokens generated per request.  Unset: the request's ``max_gen_toks`` (lm-eval's
-  default 256), rounded up to whole blocks and the completion cut back to ``max_gen_toks`` tokens.
-  Set: it wins over ``max_gen_toks``, as in LLaDA's and Fast-dLLM's evaluation scripts;
-* ``block_length`` (default 32, or the generation length if shorter), ``cache``: ``none``,
-  ``prefix`` or ``dual`` (``workers.prefix_cache``);
+  default 256).  Set: it wins over ``max_gen_toks``, as in LLaDA's and Fast-dLLM's evaluation scripts;
+* ``block_length``: unset, the largest divisor of the generation length up to 32 (256 -> 32,
+  48 -> 16: the ``lm_eval:`` sweep task's rule); set, the generation is rounded up to whole blocks
+  and the completion cut back to ``max_gen_toks`` tokens; ``cache``: ``none``, ``prefix`` or
+  ``dual`` (``workers.prefix_cache``);
 * ``seed`` (default 0): every request's sample seed, as a sweep row's ``seed``; the k-th repeat of
   an identical request (lm-eval ``repeats``) gets ``seed + k``;
 * ``batch_size`` (lm-eval's ``--batch_size``): requests per ``generate`` call; prompts of any
@@ -137,11 +138,13 @@ class DLLMEvalLM(LM):
         budget = T.max_gen_toks(gen_kwargs)
         if self.gen_length is not None:
             G = self.gen_length
-            block = min(self.block_length or DEFAULT_BLOCK, G)
+            block = min(self.block_length, G) if self.block_length else math.gcd(G, DEFAULT_BLOCK)
             if G % block:
                 raise ValueError(f"dllm: block_length {block} does not divide gen_length {G}")
             return G, block, G
-        block = min(self.block_length or DEFAULT_BLOCK, budget)
+        if not self.block_length:
+            return budget, math.gcd(budget, DEFAULT_BLOCK), budget
+        block = min(self.block_length, budget)
         return block * math.ceil(budget / block), block, budget
 
     def _fit(self, ids: list[int], room: int) -> list[int]:

@@ -16,8 +16,9 @@ and its ``process_results``.  The sweep supplies the rest: samplers × knobs × 
 * A problem is one document: ``problem_id`` = ``doc<doc_id>-<hash of its prompt>``, so changing
   ``num_fewshot`` or the task's template gives new job ids instead of reusing old rows.  lm-eval's
   ``repeats`` are not used: a sweep's ``samples`` are the repeats, with their own seeds.
-* ``gen_length`` defaults to the task's ``max_gen_toks`` (256 when unset) rounded up to whole
-  blocks of 32; the spec's ``gen_length``/``block_length`` override it as for any task.
+* ``gen_length`` defaults to the task's ``max_gen_toks`` (256 when unset), ``block_length`` to the
+  largest divisor of it up to 32 (256 -> 32, 48 -> 16); the spec's ``gen_length``/``block_length``
+  override them as for any task.
 * Grading: the completion is cut at the stop strings as the ``dllm`` model (and lm-eval's ``hf``)
   cut it, run through the task's filter (``filter``: its name, default the task's first) and
   ``process_results``; the metric (``metric``, default the task's first) is the row's ``score``, and
@@ -40,6 +41,7 @@ from workers.lmeval import text as T
 from workers.tasks.base import Grade, Problem, Task
 
 DEFAULT_FEWSHOT_SEED = 1234     # lm-eval's default --fewshot_seed
+DEFAULT_BLOCK = 32              # the block length of LLaDA's and Fast-dLLM's evaluations
 _CHAT_MARK = "\x00lm_eval-chat\x00"
 
 
@@ -133,8 +135,7 @@ class LmEvalTask(Task):
                                     meta={"doc_id": inst.doc_id, "chat": messages}))
             self._inst[pid] = inst
             budget = max(budget, T.max_gen_toks(gen_kwargs))
-        self.gen_length = budget if budget <= 32 else 32 * math.ceil(budget / 32)
-        self.block_length = min(32, self.gen_length)
+        self.gen_length, self.block_length = budget, math.gcd(budget, DEFAULT_BLOCK)
         self.version = f"lm-eval {_lm_eval_version()} {lm_task} v{(t.config.metadata or {}).get('version', '?')}"
         super().__init__(problems, split)
 
