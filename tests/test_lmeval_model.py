@@ -133,3 +133,17 @@ def test_console_script_dry_run_counts_the_local_task(tasks_dir, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "lm_eval:arith_mini" in out and "total: 6 jobs" in out
+
+
+@pytest.mark.slow
+def test_multiple_choice_through_lm_eval_is_ranked_by_the_elbo_the_same_for_every_seed(tasks_dir):
+    """lm-eval's multiple_choice requests reach loglikelihood; at the documented 128 draws the choice
+    the ELBO ranks first does not depend on the seed.  (Whether it is the right one is the model's
+    business: the tiny model never saw a completion end without its EOS padding.)"""
+    picks = []
+    for seed in (0, 1):
+        out, samples = run_lm_eval(tasks_dir, "arith_mini_mc", f"model=tiny,seed={seed}", limit=3)
+        lls = [[r[0] for r in s["filtered_resps"]] for s in samples]
+        assert all(len(x) == 4 and all(math.isfinite(v) and v < 0 for v in x) for x in lls)
+        picks.append([max(range(4), key=lambda c: x[c]) for x in lls])
+    assert picks[0] == picks[1]
