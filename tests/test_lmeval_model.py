@@ -147,3 +147,11 @@ def test_multiple_choice_through_lm_eval_is_ranked_by_the_elbo_the_same_for_ever
         assert all(len(x) == 4 and all(math.isfinite(v) and v < 0 for v in x) for x in lls)
         picks.append([max(range(4), key=lambda c: x[c]) for x in lls])
     assert picks[0] == picks[1]
+
+
+def test_the_clis_default_cuda_device_falls_back_to_the_cpu_where_there_is_none():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here")
+    assert DLLMEvalLM(model="tiny", device="cuda:0").model.device.type == "cpu"

@@ -105,6 +105,12 @@ class DLLMEvalLM(LM):
         self.add_special_tokens = None if add_special_tokens is None else _flag(add_special_tokens)
         self.think_end_token = think_end_token
         self.model_name = str(name)
+        if device is not None and str(device).startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():   # lm-eval's CLI asks for cuda:0 unless told otherwise
+                log.warning("dllm: device %s requested but CUDA is not available; using the CPU", device)
+                device = None
         self.model = load_model(self.model_name, device=device, dtype=dtype, impl=impl,
                                 trust_remote_code=None if trust_remote_code is None else _flag(trust_remote_code))
         self._device = self.model.device
