@@ -17,7 +17,7 @@ from workers.shards import SweepDir, shard_filename
 CONTRACT = ("job_id sweep model task problem_id difficulty sampler params alpha temperature threshold "
             "factor lam gamma chain_length gen_length block_length seed completion extracted correct "
             "error nfe forward_rows tokens bits bits_l2r exploit_rounds explore_rounds exploit_bits explore_bits "
-            "acceptance_rate exit_step base_sampler settings wall_s worker code_version created_at").split()
+            "acceptance_rate exit_step base_sampler settings score wall_s worker code_version created_at").split()
 
 
 def batch(n: int = 4, sampler: str = "confidence", start: int = 0) -> JobBatch:

@@ -88,10 +88,10 @@ class SweepWorker:
                 raise WorkerSetupError(f"cannot load task {name!r}: {one_line(e)}") from None
         return self._tasks[key]
 
-    def _prompt(self, model: Any, task: str, problem: Any) -> list[int]:
-        key = (self._model_name or "", task, problem.problem_id)
+    def _prompt(self, model: Any, name: str, task: Any, problem: Any) -> list[int]:
+        key = (self._model_name or "", name, problem.problem_id)
         if key not in self._prompts:
-            self._prompts[key] = model.encode_prompt(problem.prompt)
+            self._prompts[key] = task.encode(model, problem)
         return self._prompts[key]
 
     # ------------------------------------------------------------------------- running
@@ -113,7 +113,7 @@ class SweepWorker:
                                    f"the driver expected {canonical_json(batch.params)}: driver and "
                                    "workers run different code versions")
         self._injected_crash(batch)
-        prompts = [self._prompt(model, batch.task, p) for p in problems]
+        prompts = [self._prompt(model, batch.task, task, p) for p in problems]
         rb = RowBuilder(batch, self.worker, self.code_version, [p.difficulty for p in problems],
                         base_sampler=getattr(sampler, "base_sampler", None))
 
@@ -148,7 +148,7 @@ class SweepWorker:
             g = task.grade(p, text)
             refused += g.error is not None
             rows.append(rb.sample(i, completion=text, correct=g.correct, extracted=g.extracted,
-                                  error=g.error, trace=trace, wall_s=wall, bits_l2r=l2r[i]))
+                                  error=g.error, trace=trace, wall_s=wall, bits_l2r=l2r[i], score=g.score))
         path = self.dir.write(to_table(rows))
         failed = sum(e is not None for e in errors)
         return BatchResult(path, len(rows), failed, refused, self.worker, time.perf_counter() - t_start)

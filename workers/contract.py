@@ -48,7 +48,7 @@ FLOAT_KNOBS: tuple[str, ...] = tuple(k.name for k in KNOB_REGISTRY if k.column a
 INT_KNOBS: tuple[str, ...] = tuple(k.name for k in KNOB_REGISTRY if k.column and k.dtype == "int")
 KNOB_COLUMNS: tuple[str, ...] = FLOAT_KNOBS + INT_KNOBS
 
-# The row contract's version: part of every job's settings hash (sweeps/identity.py), so a sweep
+# The row contract's version: part of every job's settings hash (sweeps/engine/identity.py), so a sweep
 # never counts rows whose columns meant something else as done.  Bump it when an existing column
 # changes meaning; a new nullable column (ADDED_COLUMNS) does not bump it.
 ROW_CONTRACT_VERSION = 1
@@ -89,8 +89,11 @@ SCHEMA = pa.schema(
         # IMH: the registered one-token sampler it equals at α = 1 (000 §4.3); else null.
         pa.field("base_sampler", _S),
         # Hash of the job's settings (model, task entry with lengths and version, row options,
-        # contract version; sweeps/identity.py): rows pool only when it agrees. Null in old shards.
+        # contract version; sweeps/engine/identity.py): rows pool only when it agrees. Null in old shards.
         pa.field("settings", _S),
+        # The task's own per-sample metric where it is not a plain right/wrong (lm_eval: tasks, e.g. a
+        # BLEU or an F1; for 0/1 metrics it equals ``correct``); null for the project's own tasks.
+        pa.field("score", _F),
         pa.field("wall_s", _F, nullable=False),
         pa.field("worker", _S, nullable=False),
         pa.field("code_version", _S, nullable=False),
@@ -100,4 +103,4 @@ SCHEMA = pa.schema(
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 # Nullable columns added after the contract's first version: shards written before them are sound
 # (the driver) and read them as null (the analysis), so an upgrade never redoes or hides results.
-ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler", "settings")
+ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler", "settings", "score")

@@ -57,13 +57,14 @@ class RowBuilder:
 
     def sample(self, i: int, *, completion: str, correct: bool, extracted: Optional[str],
                error: Optional[str], trace: Any, wall_s: float,
-               bits_l2r: Optional[float] = None) -> dict[str, Any]:
+               bits_l2r: Optional[float] = None, score: Optional[float] = None) -> dict[str, Any]:
         """Row for job ``i`` of the batch from its decoded text, grade and sampler trace."""
         row = self._base(i, now())
         row.update(completion=completion, correct=bool(correct) and not error, extracted=extracted,
                    error=error, nfe=int(trace.nfe), forward_rows=int(trace.forward_rows),
                    tokens=int(trace.tokens), bits=float(trace.bits), wall_s=float(wall_s),
-                   bits_l2r=None if bits_l2r is None else float(bits_l2r))
+                   bits_l2r=None if bits_l2r is None else float(bits_l2r),
+                   score=None if score is None else float(score))
         for k in TRACE_OPTIONAL:
             v = getattr(trace, k, None)
             row[k] = None if v is None else (float(v) if k.endswith(("bits", "rate")) else int(v))
@@ -73,7 +74,7 @@ class RowBuilder:
         """Row for job ``i`` that produced no sample: ``error`` set, counters zero."""
         row = self._base(i, now())
         row.update(completion="", correct=False, extracted=None, error=error or "unknown error",
-                   nfe=0, forward_rows=0, tokens=0, bits=0.0, bits_l2r=None, wall_s=float(wall_s),
+                   nfe=0, forward_rows=0, tokens=0, bits=0.0, bits_l2r=None, score=None, wall_s=float(wall_s),
                    **{k: None for k in TRACE_OPTIONAL})
         return row
 

