@@ -23,6 +23,7 @@ from typing import Any, Optional
 from workers.jobs import JobBatch, canonical_json
 from workers.rows import RowBuilder, one_line, to_table
 from workers.node import reach_storage
+from workers.oom import BatchFitter
 from workers.shards import SweepDir
 
 
@@ -56,6 +57,7 @@ class SweepWorker:
         self.code_version = code_version
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.inject = inject or {}
+        self._fitter = BatchFitter(lambda s: print(f"worker {self.worker}: {s}", flush=True))
         self._model_name: Optional[str] = None
         self._model: Any = None
         self._tasks: dict[tuple[str, str], Any] = {}
@@ -131,9 +133,9 @@ class SweepWorker:
         t0 = time.perf_counter()  # wall_s: generation only (not model loading, not grading)
         outputs: list[Any] = [None] * len(batch)
         errors: list[Optional[str]] = [None] * len(batch)
-        try:
-            out = self._generate(sampler, model, prompts, batch, list(range(len(batch))))
-            outputs = [(out.tokens[i], out.traces[i]) for i in range(len(batch))]
+        try:  # halved on out-of-memory (workers/oom.py), then job by job on other errors
+            outputs = self._fitter.run(lambda idx: self._generate(sampler, model, [prompts[i] for i in idx],
+                                                                  batch, idx), list(range(len(batch))))
         except Exception:
             for i in range(len(batch)):
                 try:
