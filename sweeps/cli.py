@@ -128,7 +128,9 @@ def print_summary(s: Summary) -> None:
         print(f"incomplete: {s.missing} job(s) missing; rerun the same command to finish them")
     if s.duplicates:
         print(f"warning: {s.duplicates} job id(s) appear in more than one shard")
-    if s.report:
+    if s.report and "://" in s.report:  # object store: the report lives there only
+        print(f"report: {s.report}/report.md")
+    elif s.report:
         rdir = Path(s.report)
         rdir = rdir if rdir.is_dir() else rdir.parent
         md = rdir / "report.md"

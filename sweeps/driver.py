@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import signal
 import subprocess
 import sys
@@ -393,12 +395,13 @@ class _Run:
     def _release_idle(self) -> None:
         """The queue ran dry: let go of actors with nothing to do (pending ones too, so the
         autoscaler stops adding nodes for them), keeping one idle actor per running batch for
-        tail speculation, and never the last one."""
+        tail speculation, and never the last one.  A parked actor (maybe still finishing an
+        abandoned copy: killing it mid-write would leave a temporary) waits for its ping."""
         import ray
 
         keep = len(self.inflight)
         for i in range(len(self.actors)):
-            if self.gone[i] or self.load[i]:
+            if self.gone[i] or self.load[i] or (self.answered[i] and not self.alive[i]):
                 continue
             if self.alive[i] and keep > 0:
                 keep -= 1
@@ -585,10 +588,18 @@ def _report(out: str, log: Callable[[str], None]) -> Optional[str]:
         return None
     import warnings
 
+    remote = "://" in out and not out.startswith("file://")
+    # A remote sweep's report is built in a temporary folder and copied to OUT/report: nothing is
+    # left in the working directory (write_report's default there is ./report-<name>).
+    tmp = tempfile.mkdtemp(prefix="dllm-report-") if remote else None
     try:
         with warnings.catch_warnings():  # stray files were reported once already, at the start
             warnings.simplefilter("ignore", UserWarning)
-            return str(write_report(out))
+            local = str(write_report(out, out_dir=tmp))
+        return f"{out.rstrip('/')}/report" if remote else local
     except Exception as e:  # the data is complete either way; say why there is no report
         log(f"warning: the report failed: {one_line(e)}")
         return None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
