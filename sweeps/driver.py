@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import collections
 import dataclasses
