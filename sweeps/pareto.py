@@ -238,10 +238,15 @@ def print_results(out: str) -> None:
     differences whose paired-bootstrap 95% CI excludes 0."""
     import json
 
-    path = Path(out) / "report" / "summary.json"
-    if not path.is_file():
+    from workers.shards import SweepDir
+
+    try:  # local or s3://: read where the report was written
+        raw = SweepDir(out).read_small("report/summary.json")
+    except OSError:
+        raw = None
+    if raw is None:
         return
-    head = json.loads(path.read_text()).get("headline")
+    head = json.loads(raw).get("headline")
     if head:
         from analysis.report import headline_text
 

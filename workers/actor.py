@@ -22,6 +22,8 @@ from typing import Any, Optional
 
 from workers.jobs import JobBatch, canonical_json
 from workers.rows import RowBuilder, one_line, to_table
+from workers.node import reach_storage
+from workers.oom import BatchFitter
 from workers.shards import SweepDir
 
 
@@ -49,10 +51,13 @@ class SweepWorker:
         if threads and not torch.cuda.is_available():
             torch.set_num_threads(threads)  # one CPU slot per actor: no oversubscription
         self.dir = SweepDir(out)
-        self.dir.create()  # idempotent; the driver made it already where the storage is shared
+        # A node that cannot reach the storage is reported by ping(), so the driver stops the
+        # sweep with the storage error instead of retrying every batch (workers/node.py).
+        self.setup_error = reach_storage(self.dir)
         self.code_version = code_version
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.inject = inject or {}
+        self._fitter = BatchFitter(lambda s: print(f"worker {self.worker}: {s}", flush=True))
         self._model_name: Optional[str] = None
         self._model: Any = None
         self._tasks: dict[tuple[str, str], Any] = {}
@@ -61,6 +66,8 @@ class SweepWorker:
             self._load_model(model)  # once per actor (and again after a restart)
 
     def ping(self) -> str:
+        if self.setup_error is not None:
+            raise self.setup_error
         return self.worker
 
     # ------------------------------------------------------------------------- loading
@@ -68,8 +75,11 @@ class SweepWorker:
         if name != self._model_name:
             from workers.models import load_model
 
+            from workers.weights import fetch_weights
+
             self._model = None  # free the old weights before loading new ones
             try:
+                fetch_weights(name)  # once per node, from DLLM_WEIGHTS_URI when set
                 self._model = load_model(name)
             except Exception as e:
                 raise WorkerSetupError(f"cannot load model {name!r}: {one_line(e)}") from None
@@ -100,6 +110,8 @@ class SweepWorker:
         from workers.samplers import make_sampler
 
         t_start = time.perf_counter()
+        if self.setup_error is not None:
+            raise self.setup_error
         model = self._load_model(batch.model)
         task = self._task(batch.task, batch.task_args)
         try:
@@ -121,9 +133,9 @@ class SweepWorker:
         t0 = time.perf_counter()  # wall_s: generation only (not model loading, not grading)
         outputs: list[Any] = [None] * len(batch)
         errors: list[Optional[str]] = [None] * len(batch)
-        try:
-            out = self._generate(sampler, model, prompts, batch, list(range(len(batch))))
-            outputs = [(out.tokens[i], out.traces[i]) for i in range(len(batch))]
+        try:  # halved on out-of-memory (workers/oom.py), then job by job on other errors
+            outputs = self._fitter.run(lambda idx: self._generate(sampler, model, [prompts[i] for i in idx],
+                                                                  batch, idx), list(range(len(batch))))
         except Exception:
             for i in range(len(batch)):
                 try:

@@ -17,7 +17,8 @@ class Denoiser(Protocol):
     """A masked-diffusion model seen by the samplers.
 
     ``logits(x)``: ``x`` is a LongTensor[B, L] in which not-yet-decoded positions hold
-    ``mask_id``; the result is a FloatTensor[B, L, V] (V = ``vocab_size``).  When prompts of
+    ``mask_id``; the result is a floating Tensor[B, L, V] (V = ``vocab_size``), possibly in the
+    model's low-precision dtype (callers upcast what they use).  When prompts of
     different lengths share a batch, the sampler left-pads them and passes
     ``attention_mask`` (LongTensor[B, L], 0 on padding) as a keyword; a model that does not
     accept that keyword can still be used with equal-length prompts.

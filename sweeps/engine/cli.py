@@ -33,10 +33,12 @@ def add_run_args(p: argparse.ArgumentParser, default_out: str) -> None:
                    help="a small grid that runs in about a minute on 2 CPU cores")
     g.add_argument("--address", default=None,
                    help="Ray cluster to use (default: $RAY_ADDRESS, else a private local Ray)")
-    g.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="number of worker actors (default: one per GPU, else one per CPU)")
+    g.add_argument("--max-workers", "--workers", dest="workers", type=int, default=None, metavar="N",
+                   help="most worker actors at once (default: one per GPU, or CPU slot, the cluster "
+                        "has or its autoscaler can add; pending ones make it scale up)")
     g.add_argument("--device", choices=("auto", "gpu", "cpu"), default="auto",
-                   help="one actor per GPU or per CPU slot (auto: GPU when the cluster has one)")
+                   help="one actor per GPU or per CPU slot (auto: GPU when a model needs one, "
+                        "e.g. an 8B hub model, or the cluster has one; tiny models run on CPUs)")
     g.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="jobs per generate() call (default: the spec's)")
     g.add_argument("--retries", type=int, default=3, metavar="N",
@@ -130,7 +132,9 @@ def print_summary(s: Summary) -> None:
         print(f"incomplete: {s.missing} job(s) missing; rerun the same command to finish them")
     if s.duplicates:
         print(f"warning: {s.duplicates} job id(s) appear in more than one shard")
-    if s.report:
+    if s.report and "://" in s.report:  # object store: the report lives there only
+        print(f"report: {s.report}/report.md")
+    elif s.report:
         rdir = Path(s.report)
         rdir = rdir if rdir.is_dir() else rdir.parent
         md = rdir / "report.md"

@@ -7,7 +7,8 @@ named by the hash of its batch's ids, so a batch re-run after a crash — by a r
 driver, or by a worker of a killed driver that finishes late — rewrites the same file instead of
 adding a second copy of its rows.
 
-Ray does the distributed work: actors (one per GPU or per CPU slot) restart when they die
+Ray does the distributed work: actors (one per GPU or per CPU slot, as many as the cluster has
+or its autoscaler can add: ``sweeps.engine.pool``) restart when they die
 (``max_restarts``) and re-run their in-flight batches (``max_task_retries``); the driver hands each
 actor one batch at a time (so a crash only touches the batch that caused it; the round trip is
 milliseconds against seconds of generation) and collects results with ``ray.wait``.  A batch that
@@ -20,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import collections
 import dataclasses
@@ -32,7 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from sweeps.engine import pool
 from sweeps.engine.identity import FINGERPRINT_FILE, ResumeRefused, check_resume
+from sweeps.engine.metrics import ProgressMetrics
 from sweeps.engine.spec import Plan, SpecError, SweepSpec, expand
 from sweeps.engine.status import DriverLock, LockedError, StatusWriter
 from workers.jobs import JobBatch
@@ -87,8 +92,13 @@ class Summary:
 
 
 def code_version() -> str:
-    """Package version plus the git commit of the checkout (``+dirty`` with local changes)."""
+    """Package version plus the git commit of the checkout (``+dirty`` with local changes);
+    ``DLLM_CODE_VERSION`` when set (a copy without ``.git``, e.g. a ``ray job submit`` working dir).
+    Computed once by the driver and passed to every actor, so rows name the driver's code."""
     from importlib.metadata import PackageNotFoundError, version
+
+    if os.environ.get("DLLM_CODE_VERSION"):
+        return os.environ["DLLM_CODE_VERSION"]
 
     try:
         v = version("dllm-sweeps")
@@ -158,21 +168,6 @@ def connect(address: Optional[str], log: Callable[[str], None]) -> tuple[bool, O
     return not address, url
 
 
-def _actor_options(device: str, retries: int) -> tuple[dict[str, Any], int]:
-    import ray
-
-    res = ray.cluster_resources()
-    gpu = device == "gpu" or (device == "auto" and res.get("GPU", 0) >= 1)
-    opts: dict[str, Any] = dict(num_cpus=1, max_restarts=-1, max_task_retries=retries,
-                                scheduling_strategy="SPREAD")
-    if gpu:
-        opts["num_gpus"] = 1
-        slots = int(res.get("GPU", 0))
-    else:
-        slots = int(res.get("CPU", 1))
-    return opts, max(1, slots)
-
-
 # ------------------------------------------------------------------------------ the sweep
 class _Run:
     """State of one driver run: actors, in-flight batches, progress."""
@@ -190,17 +185,26 @@ class _Run:
         self.plan, self.d, self.summary, self.log, self.version = plan, d, summary, log, version
         self.status = status
         self.queue: deque[JobBatch] = deque(todo)
-        opts, slots = _actor_options(device, retries)
-        n = min(workers or slots, len(todo))
-        cls = ray.remote(SweepWorker).options(**opts)
+        # Up to n actors at once; those the cluster cannot place yet are what the autoscaler
+        # scales up for.  Each gets work once its ping answers (sweeps/pool.py).
+        placement = pool.plan_placement({b.model for b in todo}, device, workers, len(todo),
+                                        ray.cluster_resources())
+        n = placement.actors
+        cls = ray.remote(SweepWorker).options(**placement.options(retries, (inject or {}).get("worker_env")))
         self.actors = [cls.remote(d.uri, version, threads=1, inject=inject) for _ in range(n)]
-        self.alive = [True] * n
+        self.alive = [False] * n   # until its first ping answers
+        self.gone = [False] * n    # let go (queue dry) or lost for good
+        self.answered = [False] * n  # its ping answered at least once
+        self.watch = pool.WaitWatch(placement, log)
+        self.metrics = ProgressMetrics(plan.spec.name, summary.total)
         self.load = [0] * n
         self.per_actor = per_actor
         self.inflight: dict[Any, tuple[int, JobBatch]] = {}
         self.probes: dict[Any, int] = {}  # ping of a parked actor -> its index
         self.reprobe: list[tuple[float, int]] = []  # (when, actor index): ping again later
         self.probe_fails = [0] * n
+        for i in range(n):
+            self.probes[self.actors[i].ping.remote()] = i
         self.seen_shard = False  # the first shard is checked to be visible from the driver
         # Tail speculation: a batch may run on two actors at once (same shard name, so still
         # one copy of each row); the first result wins, the other copy is abandoned.
@@ -209,8 +213,8 @@ class _Run:
         self.done: set[str] = set()
         self.batch_s: list[float] = []
         self.speculate_after = speculate_after  # seconds; default: 3x the median batch, >= 30 s
-        kind = "GPU" if opts.get("num_gpus") else "CPU"
-        log(f"workers: {n} actor(s), one per {kind} slot; {len(todo)} batch(es) to run")
+        log(f"workers: up to {n} {'GPU' if placement.gpu else 'CPU'} actor(s) ({placement.why}); "
+            f"{len(todo)} batch(es) to run")
         # Redirected to a log (not a TTY): a line every 30 s at most instead of a redraw per batch.
         self.tty = tty = sys.stderr.isatty()
         self.bar = tqdm(total=summary.total, initial=summary.present_before, unit="job",
@@ -271,9 +275,11 @@ class _Run:
 
         while self.queue or self.inflight:
             self._probe_due()
+            self.watch.check(sum(self.answered))
             self._fill()
             if not self.queue:
                 self._speculate()
+                self._release_idle()
             waiting = [*self.inflight, *self.probes]
             if not waiting:
                 if not self.reprobe:
@@ -299,6 +305,7 @@ class _Run:
         if self.status is not None:
             sm = self.summary
             self.status.update(sm.present_before + sm.ran, sm.failed, sm.refused, force=force)
+        self.metrics.update(self.summary.present_before + self.summary.ran, self.summary.failed)
 
     def _collect(self, ref: Any, i: int, batch: JobBatch) -> None:
         import ray
@@ -357,13 +364,24 @@ class _Run:
 
         i = self.probes.pop(ref)
         try:
-            ray.get(ref)
+            where = ray.get(ref)
+            if self.gone[i]:
+                return
             self.alive[i] = True
-        except RayActorError as e:
+            if not self.answered[i]:
+                self.answered[i] = True
+                self.log(f"worker {i} ready ({where})")
+        except Exception as e:
+            why = pool.setup_failure(e)
+            if why is not None:  # e.g. its node cannot reach the storage: every batch would fail
+                raise SweepError(why) from None
+            if not isinstance(e, RayActorError):
+                raise
             self.probe_fails[i] += 1
             wait = min(2.0 * self.probe_fails[i], 30.0)
             if self.probe_fails[i] > 40:  # ~15 minutes: long enough for an autoscaler to replace a node
                 self.log(f"worker {i} is gone for good ({one_line(e)[:160]})")
+                self.gone[i] = True
             else:
                 self.reprobe.append((time.monotonic() + wait, i))
 
@@ -372,7 +390,34 @@ class _Run:
         due = [x for x in self.reprobe if x[0] <= now]
         self.reprobe = [x for x in self.reprobe if x[0] > now]
         for _, i in due:
-            self.probes[self.actors[i].ping.remote()] = i
+            if not self.gone[i]:
+                self.probes[self.actors[i].ping.remote()] = i
+
+    def _release_idle(self) -> None:
+        """The queue ran dry: let go of actors with nothing to do (pending ones too, so the
+        autoscaler stops adding nodes for them), keeping one idle actor per running batch for
+        tail speculation, and never the last one.  A parked actor (maybe still finishing an
+        abandoned copy: killing it mid-write would leave a temporary) waits for its ping."""
+        import ray
+
+        keep = len(self.inflight)
+        for i in range(len(self.actors)):
+            if self.gone[i] or self.load[i] or (self.answered[i] and not self.alive[i]):
+                continue
+            if self.alive[i] and keep > 0:
+                keep -= 1
+                continue
+            if sum(not g for g in self.gone) <= 1:
+                return
+            self.gone[i] = True
+            self.alive[i] = False
+            for ref in [r for r, j in self.probes.items() if j == i]:
+                del self.probes[ref]
+            self.reprobe = [x for x in self.reprobe if x[1] != i]
+            try:
+                ray.kill(self.actors[i], no_restart=True)
+            except Exception:
+                pass
 
     def _crashed(self, batch: JobBatch, why: str) -> None:
         """A batch that failed after Ray's retries: it may still have published its shard just
@@ -553,10 +598,18 @@ def _report(out: str, log: Callable[[str], None]) -> Optional[str]:
         return None
     import warnings
 
+    remote = "://" in out and not out.startswith("file://")
+    # A remote sweep's report is built in a temporary folder and copied to OUT/report: nothing is
+    # left in the working directory (write_report's default there is ./report-<name>).
+    tmp = tempfile.mkdtemp(prefix="dllm-report-") if remote else None
     try:
         with warnings.catch_warnings():  # stray files were reported once already, at the start
             warnings.simplefilter("ignore", UserWarning)
-            return str(write_report(out, settings="current"))  # this spec's rows (an --extend may keep others)
+            local = str(write_report(out, out_dir=tmp, settings="current"))  # this spec's rows (an --extend may keep others)
+        return f"{out.rstrip('/')}/report" if remote else local
     except Exception as e:  # the data is complete either way; say why there is no report
         log(f"warning: the report failed: {one_line(e)}")
         return None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -88,6 +88,12 @@ def load_model(
         if preset.local:
             check_checkpoint_dir(preset.source, strict_tokenizer=True)
         return _load(preset.adapter, preset.source, preset.name, device, dtype, {**preset.options, **how, **options})
+    from workers.weights import local_copy
+
+    cached = local_copy(key)  # a hub id fetched into the node cache (workers/weights.py)
+    if cached is not None:
+        adapter = family_adapter(json.loads((cached / "config.json").read_text()))
+        return _load(adapter, str(cached), key, device, dtype, {**how, **options})
     path = Path(key).expanduser()
     if path.is_dir():
         check_checkpoint_dir(path)

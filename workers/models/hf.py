@@ -171,14 +171,17 @@ class HFDenoiser:
 
     @torch.no_grad()
     def logits(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """FloatTensor[B, L, V]: row i holds the logits for the token at position i."""
+        """Tensor[B, L, V] in the model's dtype (bf16 on a GPU): row i holds the logits for the token
+        at position i.  Not upcast here: a fp32 copy of every position's full-vocabulary logits
+        (B=32, L=300, V=126,464: 4.9 GB) does not fit beside 8B weights on a 24 GB GPU; callers
+        upcast the rows they use (the samplers: their window, workers/samplers/base.py)."""
         x = x.to(self.device)
         if attention_mask is not None:
             attention_mask = attention_mask.to(self.device)
         out = self._forward(x, attention_mask)
         if self.shift_logits:  # row i-1 predicted position i: move it to row i (row 0 is a prompt row)
             out = torch.cat([out[:, :1], out[:, :-1]], dim=1)
-        return out.float()
+        return out
 
     @property
     def supports_prefix_cache(self) -> bool:

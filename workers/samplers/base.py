@@ -218,6 +218,14 @@ class DecodeState:
         return self.x.shape[1] - self.P
 
 
+def upcast(t: torch.Tensor, copy: bool = False) -> torch.Tensor:
+    """``t`` in float32 when it is in a 16-bit dtype (fp32/fp64 stay as they are): the softmax and
+    the bits are computed in full precision from logits the model gave in its own dtype."""
+    if t.dtype in (torch.float16, torch.bfloat16):
+        return t.float()
+    return t.clone() if copy else t
+
+
 class StepHook(Protocol):
     """Something ``Sampler.decode`` calls at every step, after the forward, before ``select``.
 
@@ -366,10 +374,11 @@ class Sampler:
     @staticmethod
     def _forward(state: "DecodeState", xs: torch.Tensor, owners: torch.Tensor,
                  active: torch.Tensor) -> torch.Tensor:
-        """Generated-region logits of rows ``xs`` (row r belongs to active sample owners[r])."""
+        """Generated-region logits of rows ``xs`` (row r belongs to active sample owners[r]), in
+        the model's dtype: only the window a sampler reads is upcast (``_make_step``), so a step
+        never holds fp32 logits of every position (issue 27: memory on a 24 GB GPU)."""
         kw = {"attention_mask": state.attn[active[owners]]} if state.ragged else {}
-        out = state.model.logits(xs, **kw)[:, state.P:, :]
-        return out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
+        return state.model.logits(xs, **kw)[:, state.P:, :]
 
     def _forward_active(self, state: "DecodeState", active: torch.Tensor) -> torch.Tensor:
         """This step's logits [A, G, V]: one forward, except rows whose current state a lookahead
@@ -413,7 +422,7 @@ class Sampler:
             end = end.clamp_max(G)
             width = int((end - start).max())
         idx = (start[:, None] + torch.arange(width, device=device)).clamp_max(G - 1)
-        window = logits.gather(1, idx[..., None].expand(-1, -1, V)).clone()
+        window = upcast(logits.gather(1, idx[..., None].expand(-1, -1, V)))  # gather: a new tensor
         window[..., model.mask_id] = NEG_INF
         eligible = m.gather(1, idx) & (start[:, None] + torch.arange(width, device=device) < end[:, None])
 
@@ -428,7 +437,7 @@ class Sampler:
         def lookahead(xs: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
             for o in owners.tolist():
                 act_traces[o].forward_rows += 1
-            return self._forward(state, xs, owners, active)
+            return upcast(self._forward(state, xs, owners, active))  # samplers score these whole
 
         step = Step(window, eligible, start, end, state.block_length, self.temperature, state.x[active],
                     state.P, int(model.mask_id), act_traces, rand, lookahead)

@@ -25,7 +25,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 
 from workers.samplers.base import (LN2, DecodeState, Sampler, SamplerOutput, Trace, build_canvas, check_float,
-                                   check_int)
+                                   check_int, upcast)
 from workers.samplers.functional import NEG_INF, entropy
 
 Text = Union[str, Sequence[int]]
@@ -95,7 +95,7 @@ class EarlyExit:
         model, x, P, masked, stage, step_idx = (state.model, state.x, state.P, state.masked,
                                                 state.stage, state.step_idx)
         keep = torch.ones(active.numel(), dtype=torch.bool, device=active.device)
-        lg = logits.clone()
+        lg = upcast(logits, copy=True)  # the model's dtype until here
         lg[..., model.mask_id] = NEG_INF
         answer = (stage[active] == 1) & masked[active]
         reasoning_left = (stage[active] == 0) & masked[active]
