@@ -57,7 +57,7 @@ CONTRACT: dict[str, pl.DataType] = dict(pl.from_arrow(SCHEMA.empty_table()).sche
 REQUIRED: tuple[str, ...] = ("problem_id", "sampler", "correct")
 # Columns every analysis keeps apart; rows that agree on them must share their ``settings``.
 POOL_BY: tuple[str, ...] = ("model", "task")
-FINGERPRINT_FILE = "fingerprint.json"  # written by the driver (sweeps/identity.py)
+FINGERPRINT_FILE = "fingerprint.json"  # written by the driver (sweeps/engine/identity.py)
 
 def resolve_path(path: str | os.PathLike, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str]:
     """(filesystem, path on it) for a local path, a URI, or a path on an explicit filesystem."""

@@ -1,4 +1,4 @@
-"""A resumed sweep never mixes settings (sweeps/identity.py; docs/design.md §4 "Resume").
+"""A resumed sweep never mixes settings (sweeps/engine/identity.py; docs/design.md §4 "Resume").
 
 Reproductions of issue 26 item 1: a rerun on the same --out with gen_length 8 -> 16, or with
 bits_l2r switched on, used to report "already done" and keep the old rows."""

@@ -1,4 +1,4 @@
-"""The worker pool follows the cluster (sweeps/pool.py): actors ask for what their model needs,
+"""The worker pool follows the cluster (sweeps/engine/pool.py): actors ask for what their model needs,
 as many as the autoscaler can add; a GPU model never lands on a CPU; a worker that cannot reach
 the storage stops the sweep in one line; actors see the driver's DLLM_/HF_/AWS_ variables;
 weights come once per node from the sweep's bucket (workers/weights.py)."""

@@ -1,7 +1,7 @@
 """Jobs and batches: what the sweep driver hands to a worker (docs/design.md §3, job contract).
 
 A job is (sweep, model, task, problem_id, sampler, params, seed) under its configuration's settings
-(sweeps/identity.py: lengths, task options and version, model entry, row options, row-contract
+(sweeps/engine/identity.py: lengths, task options and version, model entry, row options, row-contract
 version); its ``job_id`` is a stable hash of exactly those fields plus the settings hash, so a
 rerun recognises finished work and never takes a row made under other settings for it.
 A ``JobBatch`` is a set of jobs that share everything but (problem_id, seed) and therefore run in one ``generate`` call.

@@ -6,7 +6,7 @@ its rate limits.  Instead, put one copy next to the results, once::
     python -m workers.weights push GSAI-ML/LLaDA-8B-Instruct s3://YOUR-BUCKET/weights
 
 and set ``DLLM_WEIGHTS_URI=s3://YOUR-BUCKET/weights`` where the driver runs (the driver forwards
-it, with ``HF_HUB_OFFLINE=1``, to every actor: ``sweeps/pool.py``).  The first actor on a node
+it, with ``HF_HUB_OFFLINE=1``, to every actor: ``sweeps/engine/pool.py``).  The first actor on a node
 that needs the model copies ``<URI>/<model id>/`` into ``DLLM_WEIGHTS_CACHE`` (default
 ``~/.cache/dllm-sweeps/weights``) through pyarrow's file systems (no CLI); other actors on that
 node wait on a file lock and reuse it.  ``load_model`` reads a hub id from there when a complete

@@ -186,7 +186,7 @@ class _Run:
         self.status = status
         self.queue: deque[JobBatch] = deque(todo)
         # Up to n actors at once; those the cluster cannot place yet are what the autoscaler
-        # scales up for.  Each gets work once its ping answers (sweeps/pool.py).
+        # scales up for.  Each gets work once its ping answers (sweeps/engine/pool.py).
         placement = pool.plan_placement({b.model for b in todo}, device, workers, len(todo),
                                         ray.cluster_resources())
         n = placement.actors
@@ -460,7 +460,7 @@ def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
     Raises ``SpecError`` for bad input or a directory another live driver owns (before anything
     is written) and ``SweepError`` when the sweep cannot continue, a failed write included (what
     was written stays; rerunning resumes).  A resume under other settings (``fingerprint.json``,
-    sweeps/identity.py) is a ``SpecError`` unless ``extend``."""
+    sweeps/engine/identity.py) is a ``SpecError`` unless ``extend``."""
     t0 = time.perf_counter()
     plan, d = prepare(spec, out, batch_size, check_models=check_models)
     lock = DriverLock(d)
