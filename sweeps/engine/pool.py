@@ -164,7 +164,7 @@ class WaitWatch:
             return
         now = time.monotonic()
         if now - self.t0 > self.timeout:
-            from sweeps.driver import SweepError
+            from sweeps.engine.driver import SweepError
 
             raise SweepError(f"no worker started in {self.timeout:.0f} s: {self.situation()}; "
                              "check `ray status` / `ray monitor cluster.yaml` (node types, quotas, spot "
