@@ -280,7 +280,7 @@ def similarity_figure(matrix: pl.DataFrame) -> Figure:
                 ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7,
                         color="white" if m[i, j] < 0.6 else "black")
     fig.colorbar(im, ax=ax, label="mean trigram Jaccard similarity")
-    ax.set_title("Completion similarity (diagonal: within sampler)")
+    ax.set_title("Completion similarity\ndiagonal: two samples of one sampler · off-diagonal: one of each")
     return fig
 
 
