@@ -66,7 +66,7 @@ class Comparison:
     k: int
     seed: int
     chosen: dict[str, int]                  # sampler → configuration index
-    selected: dict[str, bool]               # sampler → chosen on the selection half (scored on the other)
+    selected: dict[str, bool]               # sampler → chosen on the selection half and scored on the other
     scores: list[dict[str, Any]]            # per sampler: label, pass@1, pass@k, problems
     tests: list[dict[str, Any]]             # the headline family
     family: int
@@ -227,23 +227,27 @@ def compare(sc: SweepCounts, k: int | None = None, *, n_boot: int = 1000, seed: 
     chosen, selected = _choose(sc, k)
     names = sorted(chosen)
     P = sc.n.shape[1]
-    # evaluation counts per sampler: the other half if its configuration was selected, else all
-    en = np.stack([sc.n[chosen[s], :, EVAL_HALF] if selected[s] else n_tot[chosen[s]] for s in names]) \
+    # evaluation counts per sampler: the other half if its configuration was selected, else all.
+    # A selected configuration without odd seeds (one greedy sample per problem) cannot be held
+    # out: it is scored on the samples it was chosen on, and ``scores`` says so (peeked).
+    held = {s: bool(selected[s] and sc.n[chosen[s], :, EVAL_HALF].sum() > 0) for s in names}
+    en = np.stack([sc.n[chosen[s], :, EVAL_HALF] if held[s] else n_tot[chosen[s]] for s in names]) \
         if names else np.zeros((0, P), np.int64)
-    ec = np.stack([sc.c[chosen[s], :, EVAL_HALF] if selected[s] else sc.c[chosen[s]].sum(axis=1) for s in names]) \
+    ec = np.stack([sc.c[chosen[s], :, EVAL_HALF] if held[s] else sc.c[chosen[s]].sum(axis=1) for s in names]) \
         if names else np.zeros((0, P), np.int64)
     weights = resample_weights(P, n_boot, seed % (2 ** 32)) if P and n_boot > 0 else np.zeros((0, P))
     ks = sorted({1, k})
     vals = {kv: np.where(en > 0, pass_matrix(en, ec, kv), np.nan) for kv in ks}
     scores = []
     for i, s in enumerate(names):
-        row = {"sampler": s, "label": sc.labels[chosen[s]], "selected_on_other_half": selected[s],
+        row = {"sampler": s, "label": sc.labels[chosen[s]], "selected_on_other_half": held[s],
+               "peeked": selected[s] and not held[s],
                "problems": int((en[i] > 0).sum()), "samples": int(en[i].max(initial=0))}
         for kv in ks:
             row[f"pass@{kv}"] = float(np.nanmean(vals[kv][i])) if (~np.isnan(vals[kv][i])).any() else None
         scores.append(row)
     tests = _pair_tests(vals, names, weights, alpha) if weights.size else []
-    cmp = Comparison(k=k, seed=seed, chosen=chosen, selected=selected, scores=scores, tests=tests,
+    cmp = Comparison(k=k, seed=seed, chosen=chosen, selected=held, scores=scores, tests=tests,
                      family=len(tests), threshold=alpha / max(1, len(tests)))
     if strata and names:
         _strata(sc, cmp, names, weights, alpha, rater)

@@ -26,7 +26,7 @@ import pyarrow.fs as pafs
 from . import plots
 from .aggregate import PARTS, aggregate, factors_in, rollup
 from .bits_rounds import finish_bits_rounds
-from .compare import ALPHA, EVAL_HALF, Comparison, SweepCounts, compare, data_seed, default_k
+from .compare import ALPHA, Comparison, SweepCounts, compare, data_seed, default_k
 from .configs import config_columns, group_columns, problem_key, series_labels, with_knob
 from .cost import cost_from_counts, paired_from_counts
 from .diversity import diversity_sample, distinct_from_counts, similarity_from_sample
@@ -96,6 +96,8 @@ def _jsonable(obj: Any) -> Any:
         return None if not math.isfinite(float(obj)) else float(obj)
     if isinstance(obj, np.integer):
         return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
     if isinstance(obj, datetime):
         return obj.isoformat()
     return obj
@@ -200,9 +202,6 @@ def _compare_all(d: _Data, *, k: int | None, reference: Any, rater: str | None, 
         c = np.zeros_like(n)
         ci, pi, hi = idx["_ci"].to_numpy(), idx["_pi"].to_numpy(), idx["_half"].to_numpy().astype(np.int64)
         n[ci, pi, hi], c[ci, pi, hi] = idx["n"].to_numpy(), idx["c"].to_numpy()
-        # a configuration whose samples are all even seeds (greedy: one sample) keeps them in both halves
-        lone = n[:, :, EVAL_HALF].sum(axis=1) == 0
-        n[lone, :, EVAL_HALF], c[lone, :, EVAL_HALF] = n[lone, :, 1 - EVAL_HALF], c[lone, :, 1 - EVAL_HALF]
         candidate = _candidates(cfg, compare_at)
         tiers = source = None
         if ext_tiers is not None:
@@ -485,7 +484,8 @@ def _headline(d: _Data, n_boot: int) -> list[dict[str, Any]]:
         for row in cmp.scores:
             per_sampler.append({"sampler": row["sampler"], "config": row["label"], "pass@1": row["pass@1"],
                                 f"pass@{k}": row.get(f"pass@{k}"), "problems": row["problems"],
-                                "samples": row["samples"], "selected_on_other_half": row["selected_on_other_half"]})
+                                "samples": row["samples"], "selected_on_other_half": row["selected_on_other_half"],
+                                "peeked": row["peeked"]})
         per_sampler.sort(key=lambda r: (-(r["pass@1"] or 0), r["sampler"]))
         diffs = []
         for t in cmp.tests:
@@ -537,13 +537,13 @@ def headline_text(head: Sequence[Mapping[str, Any]]) -> str:
         lines.append(f"| sampler | configuration | chosen on | Pass@1 | Pass@{k} |\n|---|---|---|---:|---:|")
         for r in h["samplers"]:
             lines.append(f"| {r['sampler']} | {r['config']} | "
-                         f"{'even seeds, scored on odd' if r['selected_on_other_half'] else 'only one (all seeds)'} "
+                         f"{'even seeds, scored on odd' if r['selected_on_other_half'] else 'its only samples (one per problem: not held out)' if r['peeked'] else 'only one (all seeds)'} "
                          f"| {_cell(r['pass@1'])} | {_cell(r.get(f'pass@{k}'))} |")
         sig, m = h["significant"], h["family"]
         fam = (f"{m} paired-bootstrap tests over problems (every pair × Pass@1, Pass@{k}), Holm-corrected at "
                f"α = {h['alpha']} (smallest threshold {h['alpha']}/{m} = {h['holm_threshold']:.2g})")
         if sig:
-            lines.append(f"\nDifferences significant in a family of {fam} ({len(sig)}); brackets: "
+            lines.append(f"\n{len(sig)} difference(s) significant in a family of {fam}; brackets: "
                          "Bonferroni-corrected simultaneous CIs:")
             for s_ in sig:
                 lines.append(f"- Pass@{s_['k']}: {s_['better']} > {s_['worse']} by {s_['diff']:+.3f} "
