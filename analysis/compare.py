@@ -14,8 +14,10 @@ different (issue 25; the protocols of paper 000 §5 / Table 2 and App. E):
   the samples per problem; the evaluation half holds n/2 samples.
 * **Tests.** For Pass@1 and Pass@k, every pair of samplers: the paired difference over the
   problems both ran (problems are the unit: CIs are clustered by problem), bootstrapped over
-  problems with one set of resamples for the whole family; p from the bootstrap standard error
-  (Student's t over problems; the percentile interval is shown beside it); Holm's step-down over the
+  problems with one set of resamples for the whole family (pairs sharing fewer than
+  ``MIN_PROBLEMS`` problems are not tested): the 95% percentile interval.  p from the paired
+  sign-flip randomisation test over the same problems (exact when a and b are exchangeable, with
+  no normal/t approximation in the tails Holm's thresholds reach); Holm's step-down over the
   family.  The corrected interval is Bonferroni's (diff ± t·SE at level 1 − α/m, simultaneous): a difference
   beyond it is significant under Holm too.
 * **Tiers that cannot favour a sampler.** Labels (or an external reference sweep) when given;
@@ -28,6 +30,7 @@ different (issue 25; the protocols of paper 000 §5 / Table 2 and App. E):
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -39,10 +42,12 @@ from scipy.stats import t as student_t
 from .passk import estimate_pass_at_k
 from .stats import resample_weights
 
-__all__ = ["ALPHA", "SELECT_HALF", "EVAL_HALF", "SweepCounts", "Comparison", "default_k", "data_seed",
+__all__ = ["ALPHA", "MIN_PROBLEMS", "SELECT_HALF", "EVAL_HALF", "SweepCounts", "Comparison", "default_k", "data_seed",
            "holm", "compare", "tier_of_rates", "pass_matrix"]
 
 ALPHA = 0.05            # family-wise error rate of every family of tests
+PERMUTATIONS = 4000     # sign-flip draws per test: p resolves to 1/4001, below Holm's α/m for m ≤ 100
+MIN_PROBLEMS = 20       # a difference over fewer shared problems is not tested (an SE from 3 problems is noise)
 SELECT_HALF, EVAL_HALF = 0, 1   # seed % 2: even seeds choose configurations and rate tiers
 _CUTS = (2 / 3, 1 / 3)  # analysis.strata.SOLVE_RATE_CUTS (easy, medium lower edges)
 TIERS = ("easy", "medium", "hard", "unsolved")
@@ -109,6 +114,15 @@ def holm(p: Sequence[float]) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=4)
+def sign_flips(p: int, n: int, seed: int) -> np.ndarray:
+    """[n, p] random ±1: the sign-flip randomisation draws of a paired test over p problems."""
+    rng = np.random.default_rng([seed % (2 ** 63), 1])
+    out = rng.integers(0, 2, size=(n, p)).astype(np.float64) * 2.0 - 1.0
+    out.flags.writeable = False
+    return out
+
+
 def pass_matrix(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     """Per-entry unbiased pass@k, NaN where fewer than k samples."""
     n, c = np.asarray(n), np.asarray(c)
@@ -160,7 +174,7 @@ def _choose(sc: SweepCounts, k: int) -> tuple[dict[str, int], dict[str, bool]]:
 
 
 def _pair_tests(values: dict[int, np.ndarray], names: list[str], weights: np.ndarray,
-                alpha: float, extra: dict[str, Any] | None = None,
+                alpha: float, seed: int, extra: dict[str, Any] | None = None,
                 groups: list[tuple[Any, np.ndarray]] | None = None) -> list[dict[str, Any]]:
     """All pairs of rows of each ``values[k]`` ([samplers, problems], NaN = absent), per group of
     problems (``groups``: (name, mask)); paired bootstrap with the given resample ``weights``."""
@@ -171,7 +185,7 @@ def _pair_tests(values: dict[int, np.ndarray], names: list[str], weights: np.nda
                 for j in range(i + 1, len(names)):
                     d = np.where(mask, v[i] - v[j], np.nan)
                     shared = int((~np.isnan(d)).sum())
-                    if shared < 2:
+                    if shared < MIN_PROBLEMS:
                         continue
                     row = {"k": kv, "a": names[i], "b": names[j], "problems": shared,
                            "pass_a": float(np.nanmean(np.where(mask, v[i], np.nan)[~np.isnan(d)])),
@@ -187,18 +201,25 @@ def _pair_tests(values: dict[int, np.ndarray], names: list[str], weights: np.nda
     have = ~np.isnan(d)
     with np.errstate(invalid="ignore", divide="ignore"):
         reps = (weights @ np.where(have, d, 0.0)) / (weights @ have.astype(np.float64))
+    # Paired sign-flip randomisation test over problems: under "a and b are exchangeable" each
+    # problem's difference is as likely to have either sign, so flipping signs draws from the
+    # null exactly (no normal or t approximation, whose tails Holm's small thresholds reach).
+    flips = sign_flips(d.shape[0], PERMUTATIONS, seed)
+    dz = np.where(have, d, 0.0)
+    obs = np.abs(dz.sum(axis=0))
+    null = np.abs(flips @ dz)                               # [flips, tests], sums (counts cancel)
+    p_perm = (1.0 + (null >= obs[None, :] - 1e-12).sum(axis=0)) / (PERMUTATIONS + 1.0)
     m = len(rows)
     for t, row in enumerate(rows):
         r = reps[:, t]
         r = r[~np.isnan(r)]
         P = row["problems"]
-        # the bootstrap SE of a mean over P problems is the plug-in SE, biased low by √((P−1)/P);
-        # undo that and use Student's t with P − 1 degrees of freedom (a paired t-test whose SE
-        # comes from the resamples)
-        se = float(r.std(ddof=1)) * math.sqrt(P / (P - 1)) if r.size > 1 else 0.0
+        # SE of the paired mean over problems (the unit), for the corrected interval
+        dd = diffs[t][~np.isnan(diffs[t])]
+        se = float(dd.std(ddof=1) / math.sqrt(P))
         lo, hi = (np.quantile(r, [0.025, 0.975]) if r.size else (np.nan, np.nan))
         diff = row["diff"]
-        p = 1.0 if diff == 0 else (0.0 if se == 0 else float(2 * student_t.sf(abs(diff) / se, P - 1)))
+        p = 1.0 if diff == 0 else float(p_perm[t])
         z_corr = float(student_t.ppf(1 - alpha / (2 * m), P - 1))
         row.update(se=se, lo=float(lo), hi=float(hi), lo_corrected=diff - z_corr * se,
                    hi_corrected=diff + z_corr * se, p_value=p)
@@ -246,7 +267,7 @@ def compare(sc: SweepCounts, k: int | None = None, *, n_boot: int = 1000, seed: 
         for kv in ks:
             row[f"pass@{kv}"] = float(np.nanmean(vals[kv][i])) if (~np.isnan(vals[kv][i])).any() else None
         scores.append(row)
-    tests = _pair_tests(vals, names, weights, alpha) if weights.size else []
+    tests = _pair_tests(vals, names, weights, alpha, seed) if weights.size else []
     cmp = Comparison(k=k, seed=seed, chosen=chosen, selected=held, scores=scores, tests=tests,
                      family=len(tests), threshold=alpha / max(1, len(tests)))
     if strata and names:
@@ -301,5 +322,5 @@ def _strata(sc: SweepCounts, cmp: Comparison, names: list[str], weights: np.ndar
                 reps = reps[~np.isnan(reps)]
                 row[f"pass@{k}_lo"], row[f"pass@{k}_hi"] = (float(q) for q in np.quantile(reps, [0.025, 0.975]))
             cmp.strata.append(row)
-    cmp.strata_tests = _pair_tests({k: v}, names, weights, alpha, groups=groups) if weights.size else []
+    cmp.strata_tests = _pair_tests({k: v}, names, weights, alpha, cmp.seed, groups=groups) if weights.size else []
     cmp.strata_family = len(cmp.strata_tests)

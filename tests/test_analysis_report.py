@@ -18,7 +18,8 @@ FIGURES = {"passk_curves.png", "frontier.png", "strata.png", "bits_rounds.png", 
 
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory):
-    sweep = write_sweep(tmp_path_factory.mktemp("sweep"), n_problems=10, n_samples=8, rows_per_shard=700)
+    # 20 problems: pairs sharing fewer are not tested (analysis.compare.MIN_PROBLEMS)
+    sweep = write_sweep(tmp_path_factory.mktemp("sweep"), n_problems=20, n_samples=8, rows_per_shard=1400)
     out = write_report(sweep, n_boot=100)
     return sweep, out, json.loads((out / "summary.json").read_text())
 
@@ -37,7 +38,7 @@ def test_full_sweep_writes_every_section(full_report):
 
 def test_summary_numbers_match_the_api(full_report):
     sweep, _, summary = full_report
-    assert summary["overview"]["rows"] == 10 * 8 * len(DEFAULT_CONFIGS)
+    assert summary["overview"]["rows"] == 20 * 8 * len(DEFAULT_CONFIGS)
     assert summary["overview"]["configurations"] == len(DEFAULT_CONFIGS)
     api = pass_at_k(load_samples(sweep), [1, 4], by=["sampler", "params"])
     expected = {(r["sampler"], r["params"]): (r["pass@1"], r["pass@4"]) for r in api.iter_rows(named=True)}
@@ -49,8 +50,8 @@ def test_summary_numbers_match_the_api(full_report):
     assert summary["comparison"]["k"] == summary["frontier"]["k"] == summary["strata"]["k"] == 4
     front = {(r["sampler"], r["params"]): (r["pass@1"], r["pass@4"]) for r in summary["frontier"]["points"]}
     assert all(front[k] == pytest.approx(v) for k, v in reported.items())
-    # Four factor configurations × 10 problems × 8 samples, all within the bound by construction.
-    assert summary["bound"] == {"checked": 4 * 10 * 8, "violations": 0}
+    # Four factor configurations × 20 problems × 8 samples, all within the bound by construction.
+    assert summary["bound"] == {"checked": 4 * 20 * 8, "violations": 0}
 
 
 def test_partial_sweep_skips_what_does_not_apply(tmp_path):

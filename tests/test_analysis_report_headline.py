@@ -62,7 +62,7 @@ def test_report_of_the_recorded_sweep_leads_with_the_summary_and_skips_what_it_c
     assert "no parallel sampler" in summary["skipped"]["Bits vs rounds"]
     assert "one chain length" in summary["skipped"]["IMH acceptance"]
     text = headline_text(summary["headline"])
-    assert "Best Pass@1" in text and "paired-bootstrap tests" in text and "Holm-corrected" in text
+    assert "Best Pass@1" in text and "paired tests over problems" in text and "Holm-corrected" in text
     assert "k = 4" in text   # n/2 of 8 samples (000 App. E)
 
 
