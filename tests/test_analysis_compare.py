@@ -32,11 +32,13 @@ def null_two_samplers():
     return run(Design(samplers=2, configs=3), NULL_SWEEPS, n_boot=200, seed=12)
 
 
+@pytest.mark.slow   # ~15 s of CPU (200 simulated sweeps), more on a loaded machine
 def test_null_sweeps_declare_a_difference_in_at_most_5_percent(null_four_samplers):
     assert null_four_samplers["any_significant"] <= 0.05, null_four_samplers
     assert null_four_samplers["strata_significant"] <= 0.05, null_four_samplers
 
 
+@pytest.mark.slow
 def test_null_sweeps_favour_no_sampler_on_any_tier(null_four_samplers, null_two_samplers):
     for res in (null_four_samplers, null_two_samplers):
         for tier, diff in res["tier_diff"].items():
@@ -52,8 +54,12 @@ def test_one_sampler_rating_the_tiers_fails_the_same_check():
     assert res["tier_diff"]["unsolved"] < -0.1 and res["tier_diff"]["easy"] > 0.05, res
 
 
-def test_a_real_difference_is_found_and_in_the_right_direction():
-    res = run(Design(samplers=2, configs=1, config_shifts=(0.0,)), 40, n_boot=200, seed=14, shift=0.15)
+def test_power_at_the_main_jobs_size_for_a_005_gain():
+    """Power: pareto.py's default (5 samplers → a family of 20 tests, 80 problems × 32 samples);
+    the first sampler's per-problem rates are the others' shifted on the logit scale so that its
+    mean Pass@1 gains +0.05; it is found better than the second in ≥ 80% of sweeps.  (With
+    rates assigned independently per sampler the same gain is rarely found: README, Analysis.)"""
+    res = run(Design(samplers=5, configs=1, config_shifts=(0.0,)), 40, n_boot=20, seed=14, shift=0.05, shared=True)
     assert res["detected"] >= 0.8, res
 
 

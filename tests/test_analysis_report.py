@@ -33,6 +33,9 @@ def test_full_sweep_writes_every_section(full_report):
                     "## Bits vs rounds", "## Cost", "## Significance", "## IMH acceptance rate", "## Diversity"):
         assert heading in md
     assert "Skipped sections" not in md and summary["skipped"] == {}
+    # the bound is checked in the one form of 002 Thm 3.2 that holds per sample, and the fit says
+    # which bits it regresses on (the synthetic sweep has no bits_l2r)
+    assert "Which statement of 002 Thm 3.2 is checked" in md and "has no `bits_l2r`" in md
     assert set(summary["figures"]) == FIGURES
 
 
