@@ -165,3 +165,14 @@ def test_strata_of_a_single_tier_are_skipped_with_a_reason(tmp_path):
     summary = json.loads((rdir / "summary.json").read_text())
     assert "one tier only (easy)" in summary["skipped"]["Difficulty strata"]
     assert "strata" not in summary and not (rdir / "strata.png").exists()
+
+
+def test_a_mid_sweep_report_says_so_and_compares_on_common_problems(tmp_path):
+    spec = [("confidence", f"p{i:02d}", 4, 2) for i in range(30)] + [("random", f"p{i:02d}", 4, 1) for i in range(20)]
+    write_shards(tmp_path, outcomes(spec))
+    out = write_report(tmp_path, n_boot=20)
+    md, summary = (out / "report.md").read_text(), json.loads((out / "summary.json").read_text())
+    assert md.index("Incomplete sweep") < md.index("## Summary")
+    assert "ran 20–30 problems; comparisons use the 20 all of them ran" in md
+    (head,) = summary["headline"]
+    assert head["problems"] == 20 and {t["problems"] for t in summary["significance"]["table"]} == {20}
