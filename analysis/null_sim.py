@@ -26,7 +26,7 @@ import numpy as np
 
 from .compare import TIERS, SweepCounts, compare
 
-__all__ = ["Design", "simulate_counts", "run", "rater_bias", "main"]
+__all__ = ["Design", "simulate_counts", "run", "rater_bias", "min_detectable", "main"]
 
 
 @dataclass(frozen=True)
