@@ -238,11 +238,22 @@ def _candidates(cfg: pl.DataFrame, compare_at: Mapping[str, Any] | None) -> np.n
     configuration without that column (IMH has no temperature) stays a candidate."""
     if not compare_at:
         return None
+
+    def same(x: Any, val: Any) -> bool:
+        if isinstance(x, (int, float)) and not isinstance(x, bool) and isinstance(val, (int, float)):
+            return math.isclose(float(x), float(val))
+        return x == val
+
     ok = np.ones(cfg.height, bool)
-    for col, val in compare_at.items():
-        if col in cfg.columns:
-            v = cfg[col].to_list()
-            ok &= np.array([x is None or x == val or (isinstance(x, float) and math.isclose(x, float(val))) for x in v])
+    for i, row in enumerate(cfg.iter_rows(named=True)):
+        try:
+            params = json.loads(row.get("params") or "{}")
+        except (TypeError, ValueError):
+            params = {}
+        for col, val in compare_at.items():
+            x = params.get(col) if isinstance(params, dict) and col in params else row.get(col)
+            if x is not None and not same(x, val):
+                ok[i] = False
     return ok
 
 

@@ -32,13 +32,11 @@ def null_two_samplers():
     return run(Design(samplers=2, configs=3), NULL_SWEEPS, n_boot=200, seed=12)
 
 
-@pytest.mark.slow   # ~15 s of CPU (200 simulated sweeps), more on a loaded machine
 def test_null_sweeps_declare_a_difference_in_at_most_5_percent(null_four_samplers):
     assert null_four_samplers["any_significant"] <= 0.05, null_four_samplers
     assert null_four_samplers["strata_significant"] <= 0.05, null_four_samplers
 
 
-@pytest.mark.slow
 def test_null_sweeps_favour_no_sampler_on_any_tier(null_four_samplers, null_two_samplers):
     for res in (null_four_samplers, null_two_samplers):
         for tier, diff in res["tier_diff"].items():

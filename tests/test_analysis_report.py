@@ -183,3 +183,22 @@ def test_a_mid_sweep_report_says_so_and_compares_on_common_problems(tmp_path):
     assert "ran 20–30 problems; comparisons use the 20 all of them ran" in md
     (head,) = summary["headline"]
     assert head["problems"] == 20 and {t["problems"] for t in summary["significance"]["table"]} == {20}
+
+
+def test_the_specs_declared_protocol_is_the_comparison_set(tmp_path):
+    """000 Table 2 compares every method at one shared τ: with ``compare_at`` in spec.yaml the
+    report compares at it (no selection, all seeds), and without it picks on even seeds."""
+    spec = [(s, f"p{i:02d}", 4, c, {"temperature": t, "params": f'{{"temperature": {t}}}'})
+            for i in range(20) for s, t, c in (("confidence", 0.5, 1), ("confidence", 1.0, 3), ("random", 0.5, 2))]
+    write_shards(tmp_path, outcomes(spec))
+    (tmp_path / "spec.yaml").write_text("name: t\ncompare_at: {temperature: 0.5}\n")
+    summary = json.loads((write_report(tmp_path, n_boot=20) / "summary.json").read_text())
+    assert summary["comparison"]["compare_at"] == {"temperature": 0.5}
+    rows = {r["sampler"]: r for r in summary["headline"][0]["samplers"]}
+    assert rows["confidence"]["config"] == "confidence τ=0.5" and not rows["confidence"]["selected_on_other_half"]
+    assert rows["confidence"]["samples"] == 4
+    (tmp_path / "spec.yaml").unlink()
+    summary = json.loads((write_report(tmp_path, n_boot=20) / "summary.json").read_text())
+    rows = {r["sampler"]: r for r in summary["headline"][0]["samplers"]}
+    assert rows["confidence"]["config"] == "confidence τ=1" and rows["confidence"]["selected_on_other_half"]
+    assert rows["confidence"]["samples"] == 2   # its odd seeds
