@@ -189,8 +189,14 @@ def _compare_all(d: _Data, *, k: int | None, reference: Any, rater: str | None, 
         if common.height < int(per_cfg["p"].max()):
             d.incomplete.append(f"{name}: configurations ran {int(per_cfg['p'].min())}–{int(per_cfg['p'].max())} "
                                 f"problems; comparisons use the {common.height} all of them ran")
-        if want and int(cfg["n_min"].min()) < int(want) and not (cfg["n_min"] == 1).all():
-            d.incomplete.append(f"{name}: some problem has {int(cfg['n_min'].min())} of the spec's {want} samples")
+        # short of samples: fewer than the spec's (a greedy configuration's one sample is by design)
+        # or fewer on some problem than the configuration has elsewhere
+        nmax = sub.group_by([*d.configs, *d.problems]).agg(pl.col("n").sum()).group_by(d.configs).agg(
+            lo=pl.col("n").min(), hi=pl.col("n").max())
+        short = nmax.filter((pl.col("lo") < pl.col("hi")) | ((pl.col("hi") > 1) & (pl.col("hi") < int(want or 0))))
+        if short.height:
+            d.incomplete.append(f"{name}: {short.height} configuration(s) have fewer samples on some problem than "
+                                f"{'the spec' + chr(39) + 's ' + str(want) if want else 'elsewhere'}")
         sub = sub.join(common, on=d.problems, nulls_equal=True)
         if sub.height == 0:
             continue
