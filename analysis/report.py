@@ -28,9 +28,9 @@ from .aggregate import PARTS, aggregate, factors_in, rollup
 from .bits_rounds import finish_bits_rounds
 from .compare import ALPHA, MIN_PROBLEMS, Comparison, SweepCounts, compare, data_seed, default_k
 from .configs import config_columns, group_columns, problem_key, series_labels, with_knob
-from .cost import cost_from_counts, paired_from_counts
+from .cost import cost_from_counts
 from .diversity import diversity_sample, distinct_from_counts, similarity_from_sample
-from .frontier import FRONTIER_K, frontier_from_counts
+from .frontier import frontier_from_counts
 from .load import SweepDataError, SweepDataWarning, find_shards, load_samples, resolve_path
 from .passk import estimate_pass_at_k, k_grid
 from .strata import strata_split
@@ -101,10 +101,6 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, datetime):
         return obj.isoformat()
     return obj
-
-
-def _pow2_at_most(n: int) -> int:
-    return 1 << (max(1, int(n)).bit_length() - 1)
 
 
 # ----------------------------------------------------------------------------- the pipeline
