@@ -43,8 +43,10 @@ def problem_matrix(per_problem: pl.DataFrame, configs: Sequence[str], problems: 
     Returns the distinct configurations (row order = matrix column order) and one matrix per
     value column.
     """
-    cfg = per_problem.select(configs).unique(maintain_order=True).with_row_index("_ci")
-    prb = per_problem.select(problems).unique(maintain_order=True).with_row_index("_pi")
+    # sorted, not first-seen: a group_by's row order varies from run to run, and the bootstrap
+    # resamples are indexed by problem position — the same data must give the same CIs
+    cfg = per_problem.select(configs).unique().sort(list(configs), nulls_last=True).with_row_index("_ci")
+    prb = per_problem.select(problems).unique().sort(list(problems), nulls_last=True).with_row_index("_pi")
     idx = per_problem.join(cfg, on=list(configs), nulls_equal=True).join(prb, on=list(problems), nulls_equal=True)
     pi, ci = idx["_pi"].to_numpy(), idx["_ci"].to_numpy()
     out = {}

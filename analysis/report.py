@@ -26,13 +26,14 @@ import pyarrow.fs as pafs
 from . import plots
 from .aggregate import PARTS, aggregate, factors_in, rollup
 from .bits_rounds import finish_bits_rounds
+from .compare import ALPHA, MIN_PROBLEMS, Comparison, SweepCounts, compare, data_seed, default_k
 from .configs import config_columns, group_columns, problem_key, series_labels, with_knob
-from .cost import cost_from_counts, paired_from_counts
+from .cost import cost_from_counts
 from .diversity import diversity_sample, distinct_from_counts, similarity_from_sample
-from .frontier import FRONTIER_K, frontier_from_counts
+from .frontier import frontier_from_counts
 from .load import SweepDataError, SweepDataWarning, find_shards, load_samples, resolve_path
 from .passk import estimate_pass_at_k, k_grid
-from .strata import DEFAULT_REFERENCE, STRATA_K, strata_split, stratified_from_counts
+from .strata import strata_split
 
 __all__ = ["write_report", "main", "REPORT_DIRNAME"]
 
@@ -95,13 +96,11 @@ def _jsonable(obj: Any) -> Any:
         return None if not math.isfinite(float(obj)) else float(obj)
     if isinstance(obj, np.integer):
         return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
     if isinstance(obj, datetime):
         return obj.isoformat()
     return obj
-
-
-def _pow2_at_most(n: int) -> int:
-    return 1 << (max(1, int(n)).bit_length() - 1)
 
 
 # ----------------------------------------------------------------------------- the pipeline
@@ -118,8 +117,12 @@ class _Data:
     cfg: pl.DataFrame       # per config: knob, series, label, n_min, problems
     knobs: Mapping[str, str] | None
     multi: list[str]        # group columns (model, task) that take several values
-    best: pl.DataFrame = field(default_factory=pl.DataFrame)   # each sampler's best config
+    best: pl.DataFrame = field(default_factory=pl.DataFrame)   # the comparison set: one config per sampler
     best_by: str = "pass@1"
+    k: int = 1                                   # the one k of every section (default n/2)
+    seed: int = 0                                # bootstrap seed: a hash of the counts
+    cmps: list[tuple[dict, Comparison, SweepCounts]] = field(default_factory=list)  # per model × task
+    incomplete: list[str] = field(default_factory=list)   # why the sweep looks unfinished
 
 
 def _prepare(lf: pl.LazyFrame, knobs: Mapping[str, str] | None) -> _Data:
@@ -148,16 +151,112 @@ def _prepare(lf: pl.LazyFrame, knobs: Mapping[str, str] | None) -> _Data:
         cfg = cfg.with_columns(label=pl.concat_str([pl.col("label"), pl.lit(" #"),
                                                    pl.int_range(pl.len()).over("label").cast(pl.String)]))
     pt = pt.join(cfg.select([*configs, "series", "label"]), on=configs, nulls_equal=True)
-    d = _Data(lf, names, configs, groups, problems, problem_key(names), pt, cfg, knobs, multi)
-    # "Best" = highest Pass@k at the frontier's k, then Pass@1: 000 compares tuned methods.
-    k = _pow2_at_most(min(FRONTIER_K, int(cfg["n_min"].max())))
-    cols = sorted({"pass@1", f"pass@{k}"}, key=lambda c: int(c.split("@")[1]), reverse=True)
-    score = _pass_curves(d, sorted({1, k}))
-    keys = [*groups, "sampler"]
-    d.best = (score.sort([*cols, "label"], descending=[True] * len(cols) + [False], nulls_last=True)
-              .group_by(keys, maintain_order=True).head(1).sort(keys))
-    d.best_by = " then ".join(c.replace("pass", "Pass") for c in cols)
-    return d
+    return _Data(lf, names, configs, groups, problems, problem_key(names), pt, cfg, knobs, multi)
+
+
+def _compare_all(d: _Data, *, k: int | None, reference: Any, rater: str | None, compare_at: Mapping[str, Any] | None,
+                 n_boot: int, spec: Mapping[str, Any] | None) -> None:
+    """Build each model × task's seed-half counts and run :func:`analysis.compare.compare` on them:
+    the one comparison set, k and family of tests every section uses (issue 25)."""
+    keys = list(dict.fromkeys([*d.configs, *d.problems]))
+    half = (pl.col("seed") % 2).cast(pl.Int8) if "seed" in d.names else pl.lit(0, dtype=pl.Int8)
+    hc = (d.lf.with_columns(_half=half).group_by([*keys, "_half"])
+          .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("correct").fill_null(False).sum().cast(pl.Int64).alias("c"))
+          .collect(engine="streaming").join(d.cfg.select([*d.configs, "label"]), on=d.configs, nulls_equal=True)
+          .sort([*keys, "_half"], nulls_last=True))
+    d.seed = data_seed(hc["n"].to_numpy(), hc["c"].to_numpy(), np.frombuffer("|".join(map(str, hc["label"].to_list())).encode(), np.uint8))
+    n_all = int(d.cfg["n_min"].max())
+    d.k = int(k) if k else default_k(n_all)
+    ext_tiers = None
+    if _labels_or_external(d, reference):
+        split = strata_split(d.lf, reference if _is_path(reference) else None)
+        ext_tiers = (split.tiers, split.source)
+    want = spec.get("samples") if spec else None
+    chosen = []
+    for key, cfg in (d.cfg.group_by(d.groups, maintain_order=True) if d.groups else [((), d.cfg)]):
+        cfg = cfg.sort("label")
+        gkey = dict(zip(d.groups, key))
+        sub = hc.join(cfg.select(d.configs), on=d.configs, nulls_equal=True)
+        # a mid-sweep report compares configurations on the problems every one of them ran
+        per_cfg = sub.group_by("label").agg(pl.struct(d.problems).n_unique().alias("p"))
+        common = (sub.select([*d.problems, "label"]).unique().group_by(d.problems).len()
+                  .filter(pl.col("len") == cfg.height).select(d.problems))
+        name = " · ".join(str(v) for v in key) or "the sweep"
+        if common.height < int(per_cfg["p"].max()):
+            d.incomplete.append(f"{name}: configurations ran {int(per_cfg['p'].min())}–{int(per_cfg['p'].max())} "
+                                f"problems; comparisons use the {common.height} all of them ran")
+        # short of samples: fewer than the spec's (a greedy configuration's one sample is by design)
+        # or fewer on some problem than the configuration has elsewhere
+        nmax = sub.group_by([*d.configs, *d.problems]).agg(pl.col("n").sum()).group_by(d.configs).agg(
+            lo=pl.col("n").min(), hi=pl.col("n").max())
+        short = nmax.filter((pl.col("lo") < pl.col("hi")) | ((pl.col("hi") > 1) & (pl.col("hi") < int(want or 0))))
+        if short.height:
+            d.incomplete.append(f"{name}: {short.height} configuration(s) have fewer samples on some problem than "
+                                f"{'the spec' + chr(39) + 's ' + str(want) if want else 'elsewhere'}")
+        sub = sub.join(common, on=d.problems, nulls_equal=True)
+        if sub.height == 0:
+            continue
+        labels = cfg["label"].to_list()
+        prob = sub.select(d.problems).unique(maintain_order=True).sort(d.problems, nulls_last=True).with_row_index("_pi")
+        idx = sub.join(prob, on=d.problems, nulls_equal=True).with_columns(
+            _ci=pl.col("label").replace_strict({lab: i for i, lab in enumerate(labels)}, return_dtype=pl.Int64))
+        n = np.zeros((len(labels), prob.height, 2), np.int64)
+        c = np.zeros_like(n)
+        ci, pi, hi = idx["_ci"].to_numpy(), idx["_pi"].to_numpy(), idx["_half"].to_numpy().astype(np.int64)
+        n[ci, pi, hi], c[ci, pi, hi] = idx["n"].to_numpy(), idx["c"].to_numpy()
+        candidate = _candidates(cfg, compare_at)
+        tiers = source = None
+        if ext_tiers is not None:
+            on = [c_ for c_ in d.problems if c_ in ext_tiers[0].columns]
+            extra = {g: v for g, v in gkey.items() if g in ext_tiers[0].columns and g not in on}
+            t = ext_tiers[0]
+            for g, v in extra.items():
+                t = t.filter(pl.col(g) == v)
+            tiers = (prob.join(t.select([*on, "tier"]).unique(on, keep="first"), on=on, how="left", nulls_equal=True)
+                     .sort("_pi")["tier"].fill_null("unrated").to_numpy().astype(object))
+            source = ext_tiers[1]
+        sc = SweepCounts(labels, cfg["sampler"].to_list(), n, c, candidate, tiers, source or "")
+        cmp = compare(sc, d.k, n_boot=n_boot, seed=d.seed, rater=rater)
+        d.cmps.append((gkey, cmp, sc))
+        chosen += [labels[i] for i in cmp.chosen.values()]
+    d.best = d.cfg.filter(pl.col("label").is_in(chosen)).sort([*d.groups, "sampler"], nulls_last=True)
+    d.best_by = ("Pass@1 on the even seeds (then scored on the odd seeds) where a sampler has several "
+                 "configurations; its only configuration otherwise")
+
+
+def _is_path(reference: Any) -> bool:
+    return isinstance(reference, (os.PathLike, pl.DataFrame, pl.LazyFrame)) or (
+        isinstance(reference, str) and ("/" in reference or os.path.isdir(reference)))
+
+
+def _labels_or_external(d: _Data, reference: Any) -> bool:
+    if _is_path(reference):
+        return True
+    return "difficulty" in d.names and bool(d.lf.select(pl.col("difficulty").is_not_null().any()).collect().item())
+
+
+def _candidates(cfg: pl.DataFrame, compare_at: Mapping[str, Any] | None) -> np.ndarray | None:
+    """Configurations allowed by the declared protocol (``compare_at``: {column: value}); a
+    configuration without that column (IMH has no temperature) stays a candidate."""
+    if not compare_at:
+        return None
+
+    def same(x: Any, val: Any) -> bool:
+        if isinstance(x, (int, float)) and not isinstance(x, bool) and isinstance(val, (int, float)):
+            return math.isclose(float(x), float(val))
+        return x == val
+
+    ok = np.ones(cfg.height, bool)
+    for i, row in enumerate(cfg.iter_rows(named=True)):
+        try:
+            params = json.loads(row.get("params") or "{}")
+        except (TypeError, ValueError):
+            params = {}
+        for col, val in compare_at.items():
+            x = params.get(col) if isinstance(params, dict) and col in params else row.get(col)
+            if x is not None and not same(x, val):
+                ok[i] = False
+    return ok
 
 
 def _pass_curves(d: _Data, ks: Sequence[int]) -> pl.DataFrame:
@@ -221,10 +320,10 @@ def _passk_section(d: _Data, r: _Report) -> None:
 
 def _frontier_section(d: _Data, r: _Report, n_boot: int, seed: int) -> int | None:
     top = int(d.cfg["n_min"].max())
-    if top < 2:
-        r.skip("Pareto frontier", "needs at least 2 samples per problem")
+    if top < 2 or d.k < 2:
+        r.skip("Pareto frontier", "needs at least 2 samples per problem (and k ≥ 2)")
         return None
-    k = _pow2_at_most(min(FRONTIER_K, top))
+    k = d.k
     keep = d.cfg.filter(pl.col("n_min") >= k)
     dropped = d.cfg.filter(pl.col("n_min") < k)["label"].to_list()
     counts = d.pt.join(keep.select(d.configs), on=d.configs, nulls_equal=True)
@@ -233,7 +332,9 @@ def _frontier_section(d: _Data, r: _Report, n_boot: int, seed: int) -> int | Non
     r.summary["frontier"] = {"k": k, "points": table, "excluded": dropped}
     r.md.append(f"## Pareto frontier: Pass@1 vs Pass@{k}\n\nPaper 000 Fig. 3 (left): each configuration is a point; "
                 "a line joins a sampler's knob values. ✓ = not dominated within its sampler / over all samplers. "
-                f"Brackets: 95% bootstrap CIs over problems ({n_boot} resamples, paired across configurations).\n")
+                f"Brackets: 95% bootstrap CIs over problems ({n_boot} resamples, paired across configurations; "
+                "marginal, one per point). The frontier is descriptive: it declares no winner and carries no tests "
+                "(the Summary and Significance sections hold the only family of tests between samplers).\n")
     y = f"pass@{k}"
     show = table.with_columns(
         pl.format("[{}, {}]", pl.col("pass@1_lo").round(3), pl.col("pass@1_hi").round(3)).alias("pass@1 CI"),
@@ -256,43 +357,61 @@ def _frontier_section(d: _Data, r: _Report, n_boot: int, seed: int) -> int | Non
     return k
 
 
-def _strata_section(d: _Data, r: _Report, reference: Any) -> None:
-    """Tiers are rated on samples disjoint from the ones scored (strata_split): task labels, a
-    reference sweep (``reference`` = a path), or the reference sampler's even seeds."""
-    try:
-        split = strata_split(d.lf, reference)
-    except SweepDataError as exc:
-        r.skip("Difficulty strata", str(exc))
+def _strata_section(d: _Data, r: _Report, rater: str | None, alpha: float = ALPHA) -> None:
+    """Per tier, each sampler of the comparison set: Pass@k with a 95% CI over the tier's problems,
+    and every pair's difference, Holm-corrected over pairs × tiers (analysis.compare)."""
+    rows, tests, sources = [], [], set()
+    for gkey, cmp, _ in d.cmps:
+        if cmp.problem_tiers is None:
+            continue
+        sources.add(cmp.tier_source)
+        rows += [{**gkey, **x} for x in cmp.strata]
+        tests += [{**gkey, **x, "family": cmp.strata_family} for x in cmp.strata_tests]
+    tiers = sorted({x["tier"] for x in rows})
+    if not rows:
+        r.skip("Difficulty strata", "no tiers (no comparison set)")
         return
-    tiers = split.tiers["tier"].unique().to_list()
     if len(tiers) < 2:
         r.skip("Difficulty strata", f"one tier only ({', '.join(map(str, tiers))}): nothing to stratify")
         return
-    keys = list(dict.fromkeys([*d.configs, *d.problems]))
-    counts = (split.scored.group_by(keys)
-              .agg(pl.len().cast(pl.Int64).alias("n"),
-                   pl.col("correct").fill_null(False).sum().cast(pl.Int64).alias("c"))
-              .collect(engine="streaming")
-              .join(d.best.select([*d.configs, "label"]), on=d.configs, nulls_equal=True))
-    # one k for every configuration, so they compare; with the seed split the reference keeps
-    # only its odd seeds, so k is at most half its n (Pass@k with the n that is left)
-    top = int(counts.group_by(d.configs).agg(pl.col("n").min())["n"].min() or 0)
-    if top < 2:
-        r.skip("Difficulty strata", "needs at least 2 scored samples per problem"
-               + (" (the reference's even seeds rate the tiers and are not scored)" if "seeds" in split.source else ""))
-        return
-    k = _pow2_at_most(min(STRATA_K, top))
-    keep = counts.group_by(d.configs).agg(pl.col("n").min().alias("n_min")).filter(pl.col("n_min") >= k)
-    chosen = counts.join(keep.select(d.configs), on=d.configs, nulls_equal=True)
-    table = stratified_from_counts(chosen, split.tiers, k, [*d.groups, "label"], d.problem_ids)
-    r.summary["strata"] = {"k": k, "tier_source": split.source, "table": table,
-                           "tiers": split.tiers.group_by("tier").len().sort("tier")}
-    r.md.append(f"## Difficulty-stratified Pass@{k}\n\nPaper 000 Fig. 3 (middle). Tiers from {split.source}. "
-                f"Each sampler at its best configuration by {d.best_by}.\n")
-    wide = table.pivot(on="label", index=[*d.multi, "tier", "problems"], values=f"pass@{k}", aggregate_function="first")
-    r.md.append(_md_table(wide))
-    r.figure(plots.strata_figure(table, k, label="label", groups=d.multi),
-             "strata.png", f"Pass@{k} by difficulty tier")
+    k = rows[0]["k"]
+    table = pl.DataFrame(rows, infer_schema_length=None)
+    r.summary["strata"] = {"k": k, "tier_source": "; ".join(sorted(sources)), "table": table,
+                           "tests": pl.DataFrame(tests, infer_schema_length=None) if tests else [],
+                           "tiers": table.group_by([*d.multi, "tier"]).agg(pl.col("problems").max()).sort([*d.multi, "tier"])}
+    fam = max((t["family"] for t in tests), default=0)
+    r.md.append(f"## Difficulty-stratified Pass@{k}\n\nPaper 000 Fig. 3 (middle). Tiers from "
+                f"{'; '.join(sorted(sources))}. Each sampler at its comparison-set configuration ({d.best_by}). "
+                f"Brackets: 95% bootstrap CIs over the tier's problems. Pairwise differences per tier are one family "
+                f"of {fam} tests per task, Holm-corrected (smallest threshold {alpha}/{fam} = "
+                f"{alpha / max(fam, 1):.2g}).\n")
+    if rater is not None:
+        from .null_sim import Design, rater_bias
+        g0, c0, sc0 = d.cmps[0]
+        design = Design(samplers=len(c0.chosen), configs=1, problems=sc0.n.shape[1],
+                        samples=int(sc0.n.sum(axis=2).max()), config_shifts=(0.0,))
+        bias = rater_bias(design, sweeps=60, seed=d.seed % (2 ** 32))
+        txt = ", ".join(f"{t} {v:+.3f}" for t, v in bias.items() if v is not None)
+        r.md.append(f"> **Tiers rated by `{rater}` alone (on request).** The rating sampler is disadvantaged on the "
+                    f"hard tiers and favoured on the easy ones (regression to the mean). A null simulation of this "
+                    f"sweep's size (exchangeable samplers, `analysis.null_sim.rater_bias`) gives its Pass@{k} minus the "
+                    f"others' per tier: {txt} — differences of that size here are the rating, not the sampler.\n")
+        r.summary["strata"]["rater_bias"] = bias
+    show = table.with_columns(pl.format("{} [{}, {}]", pl.col(f"pass@{k}").round(3), pl.col(f"pass@{k}_lo").round(3),
+                                        pl.col(f"pass@{k}_hi").round(3)).alias("cell")) if f"pass@{k}_lo" in table.columns \
+        else table.with_columns(pl.col(f"pass@{k}").round(3).cast(pl.String).alias("cell"))
+    wide = show.pivot(on="sampler", index=[*d.multi, "tier"], values="cell", aggregate_function="first")
+    counts = table.group_by([*d.multi, "tier"]).agg(pl.col("problems").max())
+    wide = wide.join(counts, on=[*d.multi, "tier"], nulls_equal=True)
+    from .strata import tier_sort_key
+    wide = wide.sort(pl.col("tier").map_elements(lambda t: tier_sort_key(t)[0], return_dtype=pl.Int64))
+    r.md.append(_md_table(wide, [*d.multi, "tier", "problems", *sorted(table["sampler"].unique().to_list())]))
+    sig = [t for t in tests if t["significant"]]
+    r.md.append(f"Differences significant after Holm: {len(sig)} of {len(tests)}"
+                + ("." if not sig else ": " + "; ".join(
+                    f"{t['tier']}: {t['a']} − {t['b']} = {t['diff']:+.3f} [{t['lo_corrected']:+.3f}, {t['hi_corrected']:+.3f}]"
+                    for t in sig) + ".") + "\n")
+    r.figure(plots.strata_figure(table, k, label="sampler", groups=d.multi), "strata.png", f"Pass@{k} by difficulty tier")
 
 
 def _bits_section(d: _Data, r: _Report) -> None:
@@ -310,18 +429,35 @@ def _bits_section(d: _Data, r: _Report) -> None:
                                                                nulls_equal=True).sort("label")
     total = int(d.pt["n"].sum())
     every = max(1, total // SCATTER_POINTS)
-    cols = [c for c in (*d.configs, "bits", "nfe", "exploit_bits", "exploit_rounds") if c in d.names]
+    cols = [c for c in (*d.configs, "bits", "bits_l2r", "nfe", "exploit_bits", "exploit_rounds") if c in d.names]
     points = (d.lf.select(cols).gather_every(every).collect(engine="streaming")
               .join(d.cfg.select([*d.configs, "label"]), on=d.configs, nulls_equal=True))
     fits_plot = fits.with_columns(pl.col("factor") if "factor" in fits.columns else pl.lit(None, dtype=pl.Float64).alias("factor"))
+    l2r = "l2r_slope" in fits.columns and fits["l2r_samples"].fill_null(0).sum() > 0
     r.summary["bits_vs_rounds"] = fits
-    r.md.append("## Bits vs rounds\n\nPaper 002 §5.1 Fig. 4: per configuration, OLS of rounds (`nfe`) on trajectory "
-                "bits. For the factor rule the bound is exploit_rounds ≥ exploit_bits·ln2/B(f) with "
-                "B(f) = sup_k −k·ln(1 − f/(k+1)) nats (002 Thm 3.2); `bound slope` = ln2/B(f) rounds per bit.\n")
-    cols_md = ["label", "samples", "mean_bits", "mean_nfe", "slope", "intercept", "r2", "bits_per_round",
+    r.md.append(
+        "## Bits vs rounds\n\nPaper 002 §5.1 Fig. 4a: per configuration, OLS of rounds (`nfe`) on "
+        + ("`bits_l2r`, each sequence's true joint −log₂ p by left-to-right rescoring (002 §5.1's regressor; "
+           "columns `l2r_*`), with the fit on trajectory bits (−log₂ p of each token when it was committed; "
+           "columns without prefix) labelled beside it. " if l2r else
+           "trajectory bits (−log₂ p of each token when it was committed). This sweep has no `bits_l2r` "
+           "(002 §5.1's true joint, by left-to-right rescoring), so the fit is on trajectory bits, not 002's "
+           "regressor. ")
+        + "The fits are the empirical check of 002 §5.1 and carry no bound.\n\n"
+        "**Which statement of 002 Thm 3.2 is checked:** its per-round form — a factor-rule round that commits "
+        "tokens under the marginals it decided on gains at most B(f) = sup_k −k·ln(1 − f/(k+1)) nats — summed over "
+        "a sample's exploitation rounds: exploit_rounds ≥ exploit_bits·ln2/B(f) (`bound slope` = ln2/B(f) rounds "
+        "per bit). The total-information form (rounds ≥ total bits·ln2/B(f)) is not checked: it concerns the exact "
+        "joint's information, and a sampler's exploration rounds are not bounded by B(f), so the bound is drawn "
+        "only in the exploitation panel.\n")
+    cols_md = ["label", "samples", *(["mean_bits_l2r", "l2r_slope", "l2r_intercept", "l2r_r2"] if l2r else []),
+               "mean_bits", "mean_nfe", "slope", "intercept", "r2", "bits_per_round",
                "budget_nats", "bound_slope", "bound_checked", "bound_violations"]
-    r.md.append(_md_table(fits, cols_md, {"budget_nats": "B(f) nats", "bound_slope": "bound slope",
-                                          "bound_checked": "checked", "bound_violations": "violations"}))
+    heads = {"budget_nats": "B(f) nats", "bound_slope": "bound slope", "bound_checked": "checked",
+             "bound_violations": "violations"}
+    if l2r:
+        heads.update(mean_bits="mean traj. bits", slope="traj. slope", intercept="traj. intercept", r2="traj. r2")
+    r.md.append(_md_table(fits, cols_md, heads))
     if "bound_violations" in fits.columns:
         v = int(fits["bound_violations"].fill_null(0).sum())
         checked = int(fits["bound_checked"].fill_null(0).sum())
@@ -330,7 +466,8 @@ def _bits_section(d: _Data, r: _Report) -> None:
                     + (" (expected 0)." if v == 0 else " — should be 0: check the sampler's round accounting.") + "\n")
     else:
         r.skip("Bits-to-rounds bound check", "needs `factor`, `exploit_bits` and `exploit_rounds` columns with values")
-    r.figure(plots.bits_rounds_figure(points, fits_plot, label="label"), "bits_rounds.png", "Rounds vs bits")
+    r.figure(plots.bits_rounds_figure(points, fits_plot, label="label", x="bits_l2r" if l2r else "bits"),
+             "bits_rounds.png", "Rounds vs bits" + (" (left-to-right joint)" if l2r else " (trajectory bits)"))
     if "explore_bit_share" in fits.columns and fits["explore_bit_share"].drop_nulls().len() > 0:
         shares = fits.filter(pl.col("explore_bit_share").is_not_null()).with_columns(
             efficiency=pl.col("explore_bit_share") / pl.col("explore_round_share"))
@@ -353,7 +490,14 @@ def _cost_section(d: _Data, r: _Report) -> None:
                 "IMH forwards T+1 rows per round) and wall-clock.\n")
     r.md.append(_md_table(table, ["label", "pass@1", "mean_nfe", "mean_forward_rows", "mean_wall_s",
                                   "wall_s_per_problem", "mean_tokens", "errors"]))
-    r.figure(plots.cost_figure(table, 1, label="series"), "cost.png", "Pass@1 vs cost")
+    flat = [c for c in ("mean_nfe", "mean_forward_rows", "wall_s_per_problem")
+            if c in table.columns and table[c].drop_nulls().n_unique() <= 1]
+    if flat:
+        r.md.append("Not plotted (the same for every configuration): " + ", ".join(f"`{c}`" for c in flat) + ".\n")
+    if len(flat) < sum(c in table.columns for c in ("mean_nfe", "mean_forward_rows", "wall_s_per_problem")):
+        r.figure(plots.cost_figure(table, 1, label="series"), "cost.png", "Pass@1 vs cost")
+    else:
+        r.skip("Cost plot", "every cost is the same for every configuration")
 
 
 SATURATED = 0.97  # a frontier whose every Pass@k is at least this says nothing about exploration
@@ -361,68 +505,60 @@ EMPTY = 0.05      # ... and one whose best Pass@1 is at most this says nothing a
 PARALLEL_SAMPLERS = ("threshold", "factor", "eb", "med", "ete", "wedlm")  # commit several tokens per round
 
 
-def _headline(d: _Data, n_boot: int, seed: int) -> list[dict[str, Any]]:
-    """Per model × task: each sampler's best Pass@1 and Pass@k (k = the largest power of two ≤ the
-    samples per problem), the frontier's shape, and every pair of samplers whose best
-    configurations differ beyond the paired-bootstrap 95% CI (000 Fig. 3: the trade-off itself)."""
+def _headline(d: _Data, n_boot: int) -> list[dict[str, Any]]:
+    """Per model × task: the comparison set's Pass@1 and Pass@k (k = n/2 by default), the frontier's
+    shape over every configuration, and the pairs of samplers that differ after Holm's correction
+    over the whole family (all pairs × {Pass@1, Pass@k}; analysis.compare)."""
     out = []
-    groups = d.groups
-    for key, cfg in (d.cfg.group_by(groups, maintain_order=True) if groups else [((), d.cfg)]):
-        n = int(cfg["n_min"].min())
-        k = _pow2_at_most(n)
-        ks = sorted({1, k})
+    for gkey, cmp, sc in d.cmps:
+        k = cmp.k
+        cfg = d.cfg
+        for g, v in gkey.items():
+            cfg = cfg.filter(pl.col(g) == v)
         sub = _Data(d.lf, d.names, d.configs, d.groups, d.problems, d.problem_ids,
                     d.pt.join(cfg.select(d.configs), on=d.configs, nulls_equal=True), cfg, d.knobs, d.multi)
-        curves = _pass_curves(sub, ks)
+        curves = _pass_curves(sub, sorted({1, k})).filter(pl.col("n_min") >= 1)
         per_sampler = []
-        for (sampler,), part in curves.group_by(["sampler"], maintain_order=True):
-            row: dict[str, Any] = {"sampler": sampler}
-            for kv in ks:
-                col = f"pass@{kv}"
-                top = part.sort([col, "label"], descending=[True, False], nulls_last=True).row(0, named=True)
-                row[col], row[f"{col} config"] = top[col], top["label"]
-                row[f"_{col} cfg"] = {c: top[c] for c in d.configs}
-            per_sampler.append(row)
+        for row in cmp.scores:
+            per_sampler.append({"sampler": row["sampler"], "config": row["label"], "pass@1": row["pass@1"],
+                                f"pass@{k}": row.get(f"pass@{k}"), "problems": row["problems"],
+                                "samples": row["samples"], "selected_on_other_half": row["selected_on_other_half"],
+                                "peeked": row["peeked"]})
         per_sampler.sort(key=lambda r: (-(r["pass@1"] or 0), r["sampler"]))
         diffs = []
-        for kv in ks:
-            col = f"pass@{kv}"
-            for i, a in enumerate(per_sampler):
-                for b in per_sampler[i + 1:]:
-                    try:
-                        res = paired_from_counts(sub.pt, _config_filter(a[f"_{col} cfg"], d.configs),
-                                                 _config_filter(b[f"_{col} cfg"], d.configs), d.problems, kv,
-                                                 n_boot=n_boot, seed=seed)
-                    except SweepDataError:  # no shared problem (a partial sweep): nothing to compare
-                        continue
-                    if res["lo"] > 0 or res["hi"] < 0:
-                        hi_, lo_ = (a, b) if res["diff"] > 0 else (b, a)
-                        sign = 1 if res["diff"] > 0 else -1
-                        diffs.append({"k": kv, "better": hi_["sampler"], "worse": lo_["sampler"],
-                                      "better_config": hi_[f"{col} config"], "worse_config": lo_[f"{col} config"],
-                                      "diff": sign * res["diff"], "lo": min(sign * res["lo"], sign * res["hi"]),
-                                      "hi": max(sign * res["lo"], sign * res["hi"]), "problems": res["problems"]})
+        for t in cmp.tests:
+            if not t["significant"]:
+                continue
+            sign = 1 if t["diff"] > 0 else -1
+            better, worse = (t["a"], t["b"]) if sign > 0 else (t["b"], t["a"])
+            lo, hi = sorted((sign * t["lo_corrected"], sign * t["hi_corrected"]))
+            diffs.append({"k": t["k"], "better": better, "worse": worse, "diff": sign * t["diff"], "lo": lo, "hi": hi,
+                          "p_holm": t["p_holm"], "problems": t["problems"]})
         best1 = max(per_sampler, key=lambda r: r["pass@1"] or 0)
         bestk = max(per_sampler, key=lambda r: r[f"pass@{k}"] or 0)
-        max_k = float(curves[f"pass@{k}"].max() or 0.0)
-        min_k = float(curves[f"pass@{k}"].min() or 0.0)
-        if min_k >= SATURATED:
+        col = f"pass@{k}"
+        have = curves.filter(pl.col(col).is_not_null()) if col in curves.columns else curves.clear()
+        max_k = float(have[col].max() or 0.0) if have.height else 0.0
+        min_k = float(have[col].min() or 0.0) if have.height else 0.0
+        top1 = curves.sort(["pass@1", "label"], descending=[True, False], nulls_last=True).row(0, named=True)
+        topk = have.sort([col, "label"], descending=[True, False]).row(0, named=True) if have.height else top1
+        if have.height and min_k >= SATURATED:
             shape = f"saturated: every configuration reaches Pass@{k} ≥ {SATURATED}"
-        elif (best1["pass@1"] or 0) <= EMPTY:
+        elif (top1["pass@1"] or 0) <= EMPTY:
             shape = f"empty: no configuration passes {EMPTY} at Pass@1"
-        elif best1[f"pass@1 config"] == bestk[f"pass@{k} config"]:
-            shape = f"one configuration leads both: {best1['pass@1 config']}"
+        elif top1["label"] == topk["label"]:
+            shape = f"one configuration leads both: {top1['label']}"
         else:
-            shape = (f"a trade-off: Pass@1 peaks at {best1['pass@1 config']}, Pass@{k} at "
-                     f"{bestk[f'pass@{k} config']}")
+            shape = f"a trade-off: Pass@1 peaks at {top1['label']}, Pass@{k} at {topk['label']}"
         out.append({
-            **({g: v for g, v in zip(groups, key)}),
-            "problems": int(sub.pt.select(d.problems).n_unique()), "samples": n, "k": k,
+            **gkey, "problems": sc.n.shape[1], "samples": int(sc.n.sum(axis=2).max()), "k": k,
             "configurations": cfg.height, "shape": shape,
             "saturated": max_k >= SATURATED, "empty": (best1["pass@1"] or 0) <= EMPTY,
             "best_pass@1": best1["sampler"], "best_pass@k": bestk["sampler"],
-            "samplers": [{kk: v for kk, v in r.items() if not kk.startswith("_")} for r in per_sampler],
-            "significant": diffs,
+            "selection": {s_: ("even seeds (scored on odd)" if v else "only configuration (all seeds)")
+                          for s_, v in cmp.selected.items()},
+            "samplers": per_sampler, "significant": diffs,
+            "family": cmp.family, "alpha": ALPHA, "holm_threshold": cmp.threshold,
         })
     return out
 
@@ -433,21 +569,25 @@ def headline_text(head: Sequence[Mapping[str, Any]]) -> str:
     for h in head:
         name = " · ".join(str(h[g]) for g in ("model", "task") if g in h)
         k = h["k"]
-        lines.append(f"**{name}** — {h['problems']} problems × {h['samples']} samples, "
-                     f"{h['configurations']} configurations. Frontier: {h['shape']}. "
+        lines.append(f"**{name}** — {h['problems']} problems × {h['samples']} samples (n = {h['samples']}, "
+                     f"k = {k}), {h['configurations']} configurations. Frontier: {h['shape']}. "
                      f"Best Pass@1: `{h['best_pass@1']}`; best Pass@{k}: `{h['best_pass@k']}`.\n")
-        lines.append(f"| sampler | best Pass@1 | at | best Pass@{k} | at |\n|---|---:|---|---:|---|")
+        lines.append(f"| sampler | configuration | chosen on | Pass@1 | Pass@{k} |\n|---|---|---|---:|---:|")
         for r in h["samplers"]:
-            lines.append(f"| {r['sampler']} | {_cell(r['pass@1'])} | {r['pass@1 config']} "
-                         f"| {_cell(r.get(f'pass@{k}'))} | {r.get(f'pass@{k} config', '–')} |")
-        sig = h["significant"]
+            lines.append(f"| {r['sampler']} | {r['config']} | "
+                         f"{'even seeds, scored on odd' if r['selected_on_other_half'] else 'its only samples (one per problem: not held out)' if r['peeked'] else 'only one (all seeds)'} "
+                         f"| {_cell(r['pass@1'])} | {_cell(r.get(f'pass@{k}'))} |")
+        sig, m = h["significant"], h["family"]
+        fam = (f"{m} paired tests over problems (every pair × Pass@1, Pass@{k}; paired-bootstrap CIs), Holm-corrected at "
+               f"α = {h['alpha']} (smallest threshold {h['alpha']}/{m} = {h['holm_threshold']:.2g})")
         if sig:
-            lines.append(f"\nDifferences beyond the paired-bootstrap 95% CI ({len(sig)}):")
+            lines.append(f"\n{len(sig)} difference(s) significant in a family of {fam}; brackets: "
+                         "Bonferroni-corrected simultaneous CIs:")
             for s_ in sig:
                 lines.append(f"- Pass@{s_['k']}: {s_['better']} > {s_['worse']} by {s_['diff']:+.3f} "
-                             f"[{s_['lo']:+.3f}, {s_['hi']:+.3f}] ({s_['problems']} problems)")
+                             f"[{s_['lo']:+.3f}, {s_['hi']:+.3f}], Holm p = {s_['p_holm']:.2g} ({s_['problems']} problems)")
         else:
-            lines.append("\nNo two samplers' best configurations differ beyond the paired-bootstrap 95% CI.")
+            lines.append(f"\nNo two samplers differ in a family of {fam}.")
         if h["saturated"]:
             lines.append(f"\n> Saturated: some configuration reaches Pass@{k} ≥ {SATURATED}; use harder problems.")
         if h["empty"]:
@@ -456,44 +596,26 @@ def headline_text(head: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _config_filter(row: Mapping[str, Any], configs: Sequence[str]) -> pl.Expr:
-    expr = pl.lit(True)
-    for c in configs:
-        expr = expr & (pl.col(c).is_null() if row[c] is None else pl.col(c) == row[c])
-    return expr
-
-
-def _significance_section(d: _Data, r: _Report, k_front: int | None, reference: Any, n_boot: int, seed: int) -> None:
-    samplers = d.cfg["sampler"].unique().to_list()
-    if len(samplers) < 2:
-        r.skip("Significance", "only one sampler in the sweep")
-        return
-    ref = reference if isinstance(reference, str) else (DEFAULT_REFERENCE if DEFAULT_REFERENCE in samplers else None)
-    if ref is None or ref not in samplers:
-        ref = d.cfg.group_by("sampler").agg(pl.col("problems").sum()).sort(["problems", "sampler"], descending=[True, False])["sampler"][0]
-    ks = sorted({1, *([k_front] if k_front else [])})
-    best = d.best
+def _significance_section(d: _Data, r: _Report, n_boot: int) -> None:
     rows = []
-    for grp, part in (best.group_by(d.groups, maintain_order=True) if d.groups else [((), best)]):
-        base = part.filter(pl.col("sampler") == ref)
-        if base.height == 0:
-            continue
-        b = base.row(0, named=True)
-        for a in part.filter(pl.col("sampler") != ref).iter_rows(named=True):
-            for kv in ks:
-                if min(a["n_min"], b["n_min"]) < kv:
-                    continue
-                res = paired_from_counts(d.pt, _config_filter(a, d.configs), _config_filter(b, d.configs),
-                                         d.problems, kv, n_boot=n_boot, seed=seed)
-                rows.append({"a": a["label"], "b": b["label"], **res})
+    for gkey, cmp, _ in d.cmps:
+        rows += [{**gkey, **t, "family": cmp.family} for t in cmp.tests]
     if not rows:
-        r.skip("Significance", f"no configuration shares problems with the reference sampler {ref}")
+        r.skip("Significance", "only one sampler in the sweep" if d.cfg["sampler"].n_unique() < 2
+               else f"no two samplers share {MIN_PROBLEMS} problems (fewer are too few to test)")
         return
-    table = pl.DataFrame(rows)
-    r.summary["significance"] = {"reference": ref, "table": table}
-    r.md.append(f"## Significance\n\nPaired bootstrap over shared problems ({n_boot} resamples): each sampler's best "
-                f"configuration (a) against the reference sampler `{ref}`'s best (b); diff = Pass@k(a) − Pass@k(b).\n")
-    r.md.append(_md_table(table, ["a", "b", "k", "problems", "pass_a", "pass_b", "diff", "lo", "hi", "p_value"]))
+    table = pl.DataFrame(rows, infer_schema_length=None)
+    r.summary["significance"] = {"table": table, "alpha": ALPHA, "n_boot": n_boot, "seed": d.seed}
+    fam = max(x["family"] for x in rows)
+    r.md.append(f"## Significance\n\nThe headline's family, in full: every pair of samplers (a, b) in the comparison set, "
+                f"Pass@1 and Pass@{d.k}; diff = Pass@k(a) − Pass@k(b) over the problems both ran. Paired bootstrap over "
+                f"problems ({n_boot} resamples, seed {d.seed} = a hash of the counts): `lo`/`hi` the 95% percentile CI, "
+                f"`p` from the paired t-test over the same problems, `p_holm` Holm-adjusted over the family of {fam} "
+                f"tests per task (significant when < {ALPHA}; smallest threshold {ALPHA / fam:.2g}), "
+                f"`lo_corr`/`hi_corr` Bonferroni-corrected (level 1 − {ALPHA}/{fam}) simultaneous CIs.\n")
+    r.md.append(_md_table(table, [*d.multi, "a", "b", "k", "problems", "pass_a", "pass_b", "diff", "lo", "hi",
+                                  "lo_corrected", "hi_corrected", "p_value", "p_holm", "significant"],
+                          {"lo_corrected": "lo_corr", "hi_corrected": "hi_corr", "p_value": "p"}))
 
 
 def _acceptance_section(d: _Data, r: _Report) -> None:
@@ -523,8 +645,9 @@ def _diversity_section(d: _Data, r: _Report, k_front: int | None, seed: int) -> 
     sample = diversity_sample(d.lf, d.configs, seed=seed)
     sample = sample.join(d.best.select([*d.configs, "label"]), on=d.configs, nulls_equal=True)
     md = ["## Diversity\n\nProxy for paper 000 Fig. 3 (right): mean pairwise word-trigram Jaccard similarity of "
-          "completions on a fixed subset of problems (diagonal: within a sampler — high means it keeps producing "
-          f"the same text). Each sampler at its best configuration by {d.best_by}.\n"]
+          "completions on a fixed subset of problems. Diagonal: two samples of one sampler (high = it repeats itself); "
+          "off-diagonal: one sample of each of two samplers (high = they write alike). Each sampler at its "
+          f"comparison-set configuration ({d.best_by}).\n"]
     if sample.height and sample["label"].n_unique() >= 1:
         matrix = similarity_from_sample(sample, ["label"])
         r.summary["similarity"] = matrix
@@ -544,18 +667,15 @@ def _diversity_section(d: _Data, r: _Report, k_front: int | None, seed: int) -> 
         r.skip("Distinct correct answers", "no `extracted` column")
 
 
-def _run(d: _Data, r: _Report, *, reference: Any, n_boot: int, seed: int) -> None:
+def _run(d: _Data, r: _Report, *, rater: str | None, n_boot: int, seed: int) -> None:
     _guard(r, "Pass@k", lambda: _passk_section(d, r))
-    k_front = _guard(r, "Pareto frontier", lambda: _frontier_section(d, r, n_boot, seed))
-    _guard(r, "Difficulty strata", lambda: _strata_section(d, r, reference))
+    _guard(r, "Pareto frontier", lambda: _frontier_section(d, r, n_boot, seed))
+    _guard(r, "Difficulty strata", lambda: _strata_section(d, r, rater))
     _guard(r, "Bits vs rounds", lambda: _bits_section(d, r))
     _guard(r, "Cost", lambda: _cost_section(d, r))
-    # a reference *sweep* (a path) rates strata only; significance compares against a sampler here
-    sampler_ref = None if isinstance(reference, (str, os.PathLike)) and (
-        "/" in str(reference) or os.path.isdir(reference)) else reference
-    _guard(r, "Significance", lambda: _significance_section(d, r, k_front, sampler_ref, n_boot, seed))
+    _guard(r, "Significance", lambda: _significance_section(d, r, n_boot))
     _guard(r, "IMH acceptance", lambda: _acceptance_section(d, r))
-    _guard(r, "Diversity", lambda: _diversity_section(d, r, k_front, seed))
+    _guard(r, "Diversity", lambda: _diversity_section(d, r, None, seed))
 
 
 def _guard(r: _Report, name: str, fn: Callable[[], Any]) -> Any:
@@ -568,8 +688,9 @@ def _guard(r: _Report, name: str, fn: Callable[[], Any]) -> Any:
 
 
 def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
-                 knobs: Mapping[str, str] | None = None, reference: str | Mapping[str, object] | None = None,
-                 n_boot: int = 1000, seed: int = 0, dedupe: bool = True,
+                 knobs: Mapping[str, str] | None = None, reference: str | os.PathLike | None = None,
+                 rater: str | None = None, k: int | None = None, compare_at: Mapping[str, Any] | None = None,
+                 n_boot: int = 1000, dedupe: bool = True,
                  filesystem: pafs.FileSystem | None = None, settings: str | None = None) -> Path:
     """Analyse a sweep directory and write ``report.md``, ``summary.json`` and PNGs.
 
@@ -579,9 +700,14 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
 
     ``out_dir`` defaults to ``<sweep_dir>/report`` for local sweeps (``file://`` included); for a
     remote URI the report is written to ``./report-<name>`` and copied to ``<uri>/report``.
-    ``reference`` picks the sampler that defines difficulty tiers and significance baselines
-    (default ``confidence``).  ``dedupe`` drops rows repeating a ``job_id``.  Returns the local
-    report directory.  Raises :class:`SweepDataError` when the sweep has no usable rows.
+    ``reference``: another sweep's shards (a path / URI) that rate the difficulty tiers; default:
+    task labels, else the pooled even seeds of the comparison set (analysis.compare).  ``rater``:
+    rate tiers with this sampler alone (on request; the section then states its disadvantage).
+    ``k``: the report's one Pass@k (default n/2).  ``compare_at``: the declared protocol
+    ({column: value}, default: the ``compare_at`` of ``<sweep_dir>/spec.yaml`` if it has one).
+    ``dedupe`` drops rows repeating a ``job_id``.  Bootstrap resamples are seeded from a hash of
+    the data, so regenerating the report gives identical numbers.  Returns the local report
+    directory.  Raises :class:`SweepDataError` when the sweep has no usable rows.
     """
     fs, root_path = resolve_path(sweep_dir, filesystem)
     _, shards = find_shards(root_path, fs)
@@ -608,24 +734,39 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
             lf = lf.unique(subset="job_id", keep="first")
             duplicates = int(before - lf.select(pl.len()).collect(engine="streaming").item())
     data = _prepare(lf, knobs)
+    spec = _read_spec(fs, root_path)
+    if compare_at is None and spec and isinstance(spec.get("compare_at"), Mapping):
+        compare_at = dict(spec["compare_at"])
+    _compare_all(data, k=k, reference=reference, rater=rater, compare_at=compare_at, n_boot=n_boot, spec=spec)
+    seed = data.seed
     report = _Report(out)
+    report.summary["comparison"] = {"k": data.k, "bootstrap_seed": seed, "n_boot": n_boot, "alpha": ALPHA,
+                                    "compare_at": compare_at, "chosen_by": data.best_by,
+                                    "set": data.best.select([*data.groups, "sampler", "label"]),
+                                    "incomplete": data.incomplete}
     sweeps = (sorted(lf.select(pl.col("sweep").unique()).collect(engine="streaming")["sweep"].drop_nulls().to_list())
               if "sweep" in names else [])
     title = ", ".join(sweeps[:3]) or Path(root.rstrip("/")).name
-    head = _guard(report, "Summary", lambda: _headline(data, n_boot, seed))
+    head = _guard(report, "Summary", lambda: _headline(data, n_boot))
     if head:
         report.summary["headline"] = head
-        report.md.append("## Summary\n\nPer task: each sampler's best Pass@1 and Pass@k over its knob values, the "
-                         "frontier's shape, and the differences between samplers' best configurations whose paired "
-                         f"bootstrap 95% CI over problems ({n_boot} resamples) excludes 0.\n\n" + headline_text(head))
+        proto = (f"the declared protocol `{compare_at}` " if compare_at else "")
+        report.md.append(
+            f"## Summary\n\nOne comparison set for every section: each sampler at one configuration, {proto}"
+            f"chosen by {data.best_by} (so the choice never sees the samples it is scored on). "
+            f"Pass@k at k = {data.k} (n/2 by default, 000 App. E). Bootstrap: {n_boot} resamples over problems, "
+            f"seed {seed} (a hash of the counts: regenerating gives the same numbers).\n\n" + headline_text(head))
     _overview(data, report, len(shards), duplicates, root)
-    _run(data, report, reference=reference, n_boot=n_boot, seed=seed)
+    _run(data, report, rater=rater, n_boot=n_boot, seed=seed)
     # -- published numbers beside the measured ones (analysis/paper_compare.py) --
     from . import paper_compare
     _guard(report, "Paper vs measured", lambda: paper_compare.report_hook(lf, report.md, report.summary))
     now = datetime.now(timezone.utc).replace(microsecond=0)
     head = [f"# Sweep report: {title}\n", f"Generated {now.isoformat()} from {len(shards)} shard(s) under `{root}` "
             "by `python -m analysis.report`. Machine-readable numbers: [summary.json](summary.json).\n"]
+    if data.incomplete:
+        head.append("> **Incomplete sweep (mid-sweep report).** " + "; ".join(data.incomplete)
+                    + ". Numbers will change when the sweep finishes.\n")
     tail = []
     if report.skipped:
         tail.append("## Skipped sections\n\n" + "\n".join(f"- **{k}**: {v}" for k, v in report.skipped.items()) + "\n")
@@ -641,13 +782,42 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
     return out
 
 
+def _read_spec(fs: pafs.FileSystem, root: str) -> dict[str, Any] | None:
+    """The sweep's ``spec.yaml`` (the driver writes it beside the shards), if there is one."""
+    import yaml
+
+    path = f"{root.rstrip('/')}/spec.yaml" if root else "spec.yaml"
+    try:
+        with fs.open_input_stream(path) as f:
+            spec = yaml.safe_load(f.read().decode("utf-8"))
+    except (OSError, FileNotFoundError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    return spec if isinstance(spec, dict) else None
+
+
+def _compare_at_arg(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in filter(None, (x.strip() for x in text.split(","))):
+        key, _, val = part.partition("=")
+        try:
+            out[key.strip()] = float(val)
+        except ValueError:
+            out[key.strip()] = val.strip()
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m analysis.report DIR [--out OUT] [--reference SAMPLER|DIR]``."""
+    """Command line: ``python -m analysis.report DIR [--out OUT] [--reference DIR] [--rater SAMPLER] [--k K]``."""
     parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", help="sweep directory or filesystem URI holding the Parquet shards")
     parser.add_argument("--out", help="output directory (default: SWEEP_DIR/report)")
-    parser.add_argument("--reference", help="difficulty tiers from this sampler's even seeds (default: "
-                        f"{DEFAULT_REFERENCE}), or from another sweep's shards when it is a directory / URI")
+    parser.add_argument("--reference", help="difficulty tiers from another sweep's shards (a directory / URI); "
+                        "default: task labels, else the pooled even seeds of every compared configuration")
+    parser.add_argument("--rater", help="rate tiers with this sampler alone (biased against it; the report says by how much)")
+    parser.add_argument("--k", type=int, help="the report's Pass@k (default: n/2, 000 App. E)")
+    parser.add_argument("--compare-at", type=_compare_at_arg, metavar="COL=VAL[,...]",
+                        help="compare samplers at this shared setting, e.g. temperature=0.5 (000 Table 2); "
+                             "default: spec.yaml's compare_at")
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
     parser.add_argument("--no-dedupe", action="store_true", help="keep rows that repeat a job_id")
     parser.add_argument("--settings", default=None, metavar="current|HASH",
@@ -655,10 +825,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "needed when an --extend changed a configuration's settings)")
     args = parser.parse_args(argv)
     try:
-        out = write_report(args.sweep_dir, args.out, reference=args.reference, n_boot=args.n_boot,
-                           dedupe=not args.no_dedupe, settings=args.settings)
-    except SweepDataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        out = write_report(args.sweep_dir, args.out, reference=args.reference, rater=args.rater, k=args.k,
+                           compare_at=args.compare_at, n_boot=args.n_boot, dedupe=not args.no_dedupe,
+                           settings=args.settings)
+    except (SweepDataError, ValueError) as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     print(f"report: {out / 'report.md'}")
     print(f"summary: {out / 'summary.json'}")

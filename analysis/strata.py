@@ -6,16 +6,22 @@ come from, first match wins:
 
 1. the task's own ``difficulty`` labels (AIME24: Sun et al.'s easy/medium/hard/extra-hard by
    dataset id; MATH500: its level 1–5), whenever the sweep has any;
-2. a reference sampler's per-problem solve rate r = c/n, measured on samples *disjoint* from the
-   ones scored — tiers estimated on the same samples they then score are circular (a sampler's
-   "unsolved" tier is by construction one where it scored 0):
+2. a per-problem solve rate r, measured on samples *disjoint* from the ones scored — tiers
+   estimated on the same samples they then score are circular (a sampler's "unsolved" tier is
+   by construction one where it scored 0):
    - ``reference=DIR`` (a path, URI or frame of another sweep's shards): r from that sweep (its
-     ``reference_sampler``, default as below); every sample of the scored sweep is scored;
-   - ``reference=None`` / a sampler name / a ``{column: value}`` filter (default ``"confidence"``
-     if present, else the most-sampled sampler): the **seed split** — r from the reference's
-     samples with an even ``seed`` only; those samples are then left out of the scores, so the
-     reference's Pass@k uses its odd seeds only (the n that is left) and every other sampler all
-     of its samples.
+     ``reference_sampler``, default ``"confidence"`` if present, else the most-sampled sampler);
+     every sample of the scored sweep is scored;
+   - ``reference=None`` (the default): the **symmetric seed split** — r is each configuration's
+     solve rate on its even seeds, averaged over every configuration with equal weight; only odd
+     seeds are scored.  No sampler rates the tiers alone, so samplers whose per-problem skills
+     are exchangeable have zero expected difference on every tier (issue 25: a tier rated by
+     one sampler puts the *other* samplers ahead on its hard tiers by regression to the mean —
+     +0.17 Pass@16 on "unsolved" from nothing in a 1,500-problem simulation);
+   - a sampler name / a ``{column: value}`` filter, on request only: r from that reference's
+     even seeds alone, its odd seeds scored and every other sampler's samples all scored.  The
+     reference is then disadvantaged on the hard tiers and favoured on the easy ones
+     (``python -m analysis.null_sim --rater`` measures by how much).
 
 Solve-rate tiers:
 
@@ -52,8 +58,10 @@ SOLVE_RATE_CUTS: dict[str, float] = {"easy": 2 / 3, "medium": 1 / 3}
 # Rank-then-sample max probability would be IMH's base; LLaDA's low-confidence remasking is the
 # standard baseline of 000 Table 1 and the one every sweep runs.
 DEFAULT_REFERENCE = "confidence"
-# In-sweep reference: samples with seed % 2 == TIER_SEED_PARITY rate tiers, the others are scored.
+# In-sweep rating: samples with seed % 2 == TIER_SEED_PARITY rate tiers, the others are scored.
 TIER_SEED_PARITY = 0
+_CUTS_TEXT = (f"easy ≥ {SOLVE_RATE_CUTS['easy']:.3g}, medium ≥ {SOLVE_RATE_CUTS['medium']:.3g}, "
+              "hard > 0, unsolved = 0")
 
 def tier_of_rate(rate: pl.Expr) -> pl.Expr:
     """Solve rate → tier label (the cut points of the module docstring)."""
@@ -105,9 +113,10 @@ def strata_split(samples, reference: Any = None, difficulty: str = "difficulty",
                  reference_sampler: str | Mapping[str, object] | None = None) -> StrataSplit:
     """Tiers of every problem and the samples disjoint from the ones the tiers were rated on.
 
-    ``reference``: None / sampler name / ``{column: value}`` filter → seed split within the
-    sweep; a path, URI, DataFrame or LazyFrame → another sweep's shards (``reference_sampler``
-    picks the sampler there).  Labels in ``difficulty`` always win.
+    ``reference``: None → symmetric seed split (every configuration's even seeds, pooled with
+    equal weight); a sampler name / ``{column: value}`` filter → that reference alone (on
+    request, biased against it); a path, URI, DataFrame or LazyFrame → another sweep's shards
+    (``reference_sampler`` picks the sampler there).  Labels in ``difficulty`` always win.
     """
     lf = as_lazy(samples)
     names = lf.collect_schema().names()
@@ -129,17 +138,35 @@ def strata_split(samples, reference: Any = None, difficulty: str = "difficulty",
         rows, scored = ref.filter(expr), lf
         where = reference if isinstance(reference, (str, os.PathLike)) else "the given frame"
         note = f"solve rate of {label} in reference sweep {where}"
+    elif reference is None:
+        if reference_sampler is not None:
+            raise SweepDataError("reference_sampler is for a reference sweep; pass the sampler as reference=")
+        require_columns(names, ("seed",), "the seed split of the difficulty tiers (or pass reference=DIR)")
+        configs = config_columns(names) or ["sampler"]
+        even = pl.col("seed") % 2 == TIER_SEED_PARITY
+        per_config = (lf.filter(even).group_by([*configs, *problems])
+                      .agg(_r=pl.col("correct").fill_null(False).cast(pl.Float64).mean()))
+        rated = per_config.group_by(problems).agg(solve_rate=pl.col("_r").mean()).collect()
+        if rated.height == 0:
+            raise SweepDataError("the difficulty tiers have no even-seed samples to be rated on")
+        tiers = (lf.select(problems).unique().collect()
+                 .join(rated, on=problems, how="left", nulls_equal=True)
+                 .with_columns(tier=tier_of_rate(pl.col("solve_rate"))))
+        return StrataSplit(tiers.select([*problems, "tier", "solve_rate"]),
+                           "solve rate pooled over every configuration's even seeds, equal weight per configuration "
+                           f"(only odd seeds are scored; {_CUTS_TEXT})", lf.filter(~even.fill_null(False)))
     else:
         if reference_sampler is not None:
             raise SweepDataError("reference_sampler is for a reference sweep; pass the sampler as reference=")
-        pick = reference if reference is not None else _default_sampler(lf)
+        pick = reference
         spec = {"sampler": pick} if isinstance(pick, str) else dict(pick)
         require_columns(names, spec.keys(), "the stratification reference")
         require_columns(names, ("seed",), "the seed split of the stratification reference (or pass reference=DIR)")
         expr, label = selector(spec)
         tier_half = expr & (pl.col("seed") % 2 == TIER_SEED_PARITY)
         rows, scored = lf.filter(tier_half), lf.filter(~tier_half.fill_null(False))
-        note = f"solve rate of reference {label} on its even seeds (only its odd seeds are scored)"
+        note = (f"solve rate of reference {label} alone on its even seeds (on request; only its odd seeds are "
+                f"scored; it is disadvantaged on the hard tiers, see analysis.null_sim)")
     rated = (rows.group_by(problems)
              .agg(solve_rate=pl.col("correct").fill_null(False).cast(pl.Float64).mean()).collect())
     if rated.height == 0:
@@ -147,8 +174,7 @@ def strata_split(samples, reference: Any = None, difficulty: str = "difficulty",
     tiers = (lf.select(problems).unique().collect()
              .join(rated, on=problems, how="left", nulls_equal=True)
              .with_columns(tier=tier_of_rate(pl.col("solve_rate"))))
-    cuts = f"easy ≥ {SOLVE_RATE_CUTS['easy']:.3g}, medium ≥ {SOLVE_RATE_CUTS['medium']:.3g}, hard > 0, unsolved = 0"
-    return StrataSplit(tiers.select([*problems, "tier", "solve_rate"]), f"{note} ({cuts})", scored)
+    return StrataSplit(tiers.select([*problems, "tier", "solve_rate"]), f"{note} ({_CUTS_TEXT})", scored)
 
 
 def problem_tiers(samples, reference: Any = None, difficulty: str = "difficulty",
@@ -250,7 +276,7 @@ def stratified_pass_at_k(samples, k: int = STRATA_K, by: Sequence[str] | None = 
         return stratified_from_counts(counts, split.tiers, k, by, problems, n_boot, seed)
     except SweepDataError as e:
         if "seeds" in split.source:
-            raise SweepDataError(f"{e} (the reference's even seeds rate the tiers and are not scored: "
+            raise SweepDataError(f"{e} (even seeds rate the tiers and are not scored: "
                                  "run 2k seeds or pass reference=DIR)") from None
         raise
 
@@ -264,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("sweep", help="sweep directory / URI whose samples are scored")
     p.add_argument("--reference", default=None, metavar="DIR|SAMPLER",
                    help="a reference sweep's shards (tiers from all its samples), or a sampler of this sweep "
-                        f"(seed split; default {DEFAULT_REFERENCE} or the most-sampled one)")
+                        "rating alone (biased against it); default: every configuration's even seeds, pooled")
     p.add_argument("--reference-sampler", default=None, help="sampler of the reference sweep (with --reference DIR)")
     p.add_argument("--k", type=int, default=STRATA_K, help="Pass@k (default: %(default)s)")
     args = p.parse_args(argv)

@@ -41,8 +41,8 @@ def recorded(tmp_path_factory):
 
 
 def test_recorded_default_sweep_meets_the_bar(recorded):
-    """On at least one task two samplers differ beyond the paired-bootstrap 95% CI; no task is
-    saturated (every Pass@k < 0.97) or empty (best Pass@1 > 0.05)."""
+    """On at least one task two samplers differ after Holm's correction over the whole family of
+    pairwise tests; no task is saturated (every Pass@k < 0.97) or empty (best Pass@1 > 0.05)."""
     md, summary = recorded
     heads = summary["headline"]
     assert heads and any(h["significant"] for h in heads)
@@ -52,7 +52,8 @@ def test_recorded_default_sweep_meets_the_bar(recorded):
         assert top_k < SATURATED and not h["saturated"], h
         assert top_1 > EMPTY and not h["empty"], h
         for d in h["significant"]:
-            assert d["lo"] > 0 and d["diff"] > 0  # "better" really is better, CI clear of 0
+            assert d["p_holm"] < h["alpha"] and d["diff"] > 0  # "better" really is better
+        assert h["family"] == 2 * 10 and h["holm_threshold"] == pytest.approx(0.05 / 20)  # 5 samplers, 2 metrics
 
 
 def test_report_of_the_recorded_sweep_leads_with_the_summary_and_skips_what_it_cannot_say(recorded):
@@ -61,4 +62,13 @@ def test_report_of_the_recorded_sweep_leads_with_the_summary_and_skips_what_it_c
     assert "no parallel sampler" in summary["skipped"]["Bits vs rounds"]
     assert "one chain length" in summary["skipped"]["IMH acceptance"]
     text = headline_text(summary["headline"])
-    assert "Best Pass@1" in text and "paired-bootstrap 95% CI" in text
+    assert "Best Pass@1" in text and "paired tests over problems" in text and "Holm-corrected" in text
+    assert "k = 4" in text   # n/2 of 8 samples (000 App. E)
+
+
+def test_regenerating_the_report_gives_identical_numbers(recorded, tmp_path):
+    """The bootstrap is seeded from a hash of the data, and the seed is recorded."""
+    _, summary = recorded
+    _, again = _report(FIXTURE, tmp_path / "again")
+    assert again["significance"] == summary["significance"] and again["frontier"] == summary["frontier"]
+    assert again["comparison"]["bootstrap_seed"] == summary["comparison"]["bootstrap_seed"]

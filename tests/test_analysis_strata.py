@@ -32,17 +32,17 @@ def reference_rows(sampler: str, pid: str, n: int, wins: int, odd_wins: int = 0)
                          "correct": [i < wins for i in range(n)] + [i < odd_wins for i in range(n)]})
 
 
-def test_missing_difficulty_uses_the_reference_solve_rate_on_its_even_seeds_only():
+def test_a_requested_reference_sampler_rates_on_its_even_seeds_only():
     # confidence even-seed solve rates: q1 1 (easy), q2 0.5 (medium), q3 1/4 (hard), q4 0 (unsolved);
     # its odd seeds say the opposite, and must not change the tiers.
     ref = pl.concat([reference_rows("confidence", "q1", 4, 4, 0), reference_rows("confidence", "q2", 4, 2, 4),
                      reference_rows("confidence", "q3", 4, 1, 4), reference_rows("confidence", "q4", 4, 0, 4)])
     imh = outcomes([("imh", "q1", 4, 4), ("imh", "q2", 4, 1), ("imh", "q3", 4, 1), ("imh", "q4", 4, 1)])
     df = pl.concat([ref, imh.select(ref.columns)])
-    tiers = problem_tiers(df).sort("problem_id")
+    tiers = problem_tiers(df, reference="confidence").sort("problem_id")
     assert tiers["tier"].to_list() == ["easy", "medium", "hard", "unsolved"]
     assert tiers["solve_rate"].to_list() == [1.0, 0.5, 0.25, 0.0]
-    out = stratified_pass_at_k(df, k=4, by=["sampler"])
+    out = stratified_pass_at_k(df, k=4, by=["sampler"], reference="confidence")
     assert out.filter(pl.col("sampler") == "imh").select(["tier", "pass@4"]).rows() == [
         ("easy", 1.0), ("medium", 1.0), ("hard", 1.0), ("unsolved", 1.0)]
     # the reference is scored on its odd seeds only, with the n that is left (4 of 8)
@@ -66,14 +66,18 @@ def test_all_null_difficulty_counts_as_missing_and_reference_is_configurable():
     assert by_random == ["unsolved", "easy"] and by_entropy == ["easy", "unsolved"]
 
 
-def test_without_confidence_the_most_sampled_sampler_is_the_reference():
+def test_by_default_every_configuration_rates_with_equal_weight_on_even_seeds_and_odd_seeds_are_scored():
+    # even seeds: margin 2/2 solved, random 0/1 → (1 + 0)/2 = 0.5 (medium), whatever each one's n
     df = outcomes([("margin", "q1", 4, 4), ("random", "q1", 2, 0)])
-    assert problem_tiers(df)["tier"].to_list() == ["easy"]
+    tiers = problem_tiers(df)
+    assert tiers["tier"].to_list() == ["medium"] and tiers["solve_rate"].to_list() == [0.5]
+    out = stratified_pass_at_k(df, k=1, by=["sampler"])
+    assert out.select(["sampler", "samples"]).rows() == [("margin", 2), ("random", 1)]   # odd seeds only
 
 
 def test_problems_the_reference_never_ran_are_unrated_and_unlabelled_ones_say_so():
     df = outcomes([("confidence", "q1", 2, 2), ("imh", "q1", 2, 2), ("imh", "q2", 2, 0)])
-    assert problem_tiers(df).sort("problem_id")["tier"].to_list() == ["easy", "unrated"]
+    assert problem_tiers(df, reference="confidence").sort("problem_id")["tier"].to_list() == ["easy", "unrated"]
     partly = labelled([("imh", "q1", 2, 2), ("imh", "q2", 2, 0)], {"q1": "hard", "q2": None})
     assert problem_tiers(partly).sort("problem_id")["tier"].to_list() == ["hard", "unlabelled"]
 
@@ -118,10 +122,10 @@ def overlaps(table: pl.DataFrame, k: int) -> dict[str, bool]:
 
 
 def test_identical_success_rates_give_per_tier_pass32_equal_within_cis():
-    """Issue 16 point 1: tiers rated on the reference's even seeds, scores on the rest, so two
-    samplers with identical per-problem rates agree on every tier (95% bootstrap CIs overlap)."""
+    """Issue 16 point 1: tiers rated on even seeds, scores on the rest, so two samplers with
+    identical per-problem rates agree on every tier (95% bootstrap CIs overlap)."""
     df = identical_rate_samples()
-    table = stratified_pass_at_k(df, k=32, by=["sampler"], n_boot=1000)
+    table = stratified_pass_at_k(df, k=32, by=["sampler"], n_boot=1000, reference="confidence")
     assert set(table["tier"]) == {"easy", "medium", "hard", "unsolved"}
     assert all(overlaps(table, 32).values()), table
 
@@ -163,6 +167,8 @@ def test_split_errors_are_one_line():
         problem_tiers(outcomes([("confidence", "q1", 4, 1)]), reference_sampler="random")
     with pytest.raises(ValueError, match="even seeds rate the tiers"):
         stratified_pass_at_k(outcomes([("confidence", "q1", 4, 1)]), k=4, by=["sampler"])
+    with pytest.raises(ValueError, match="even seeds rate the tiers"):
+        stratified_pass_at_k(outcomes([("confidence", "q1", 4, 1)]), k=4, by=["sampler"], reference="confidence")
 
 
 def test_command_line_takes_a_reference_dir(tmp_path, capsys):

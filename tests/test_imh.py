@@ -252,3 +252,16 @@ def test_the_law_check_tells_position_rules_apart(joint):
     cold = make_sampler("max_prob", temperature=0.5).generate(joint, [[1]] * n, gen_length=3, seeds=range(n))
     assert law_pvalue(cold, base_law(joint, "max_prob", temperature=0.5)) > 0.01
     assert law_pvalue(cold, base_law(joint, "max_prob")) < 1e-6
+
+
+def test_acceptance_rate_counts_only_steps_that_had_a_proposal(joint):
+    """000 Table 3's rate is over decisions: the last step of a sample has nothing left masked in
+    its window (Δ̂ ≡ 0, all T moves accepted by construction) and must not count."""
+    s = make_sampler("imh", alpha=2.0, chain_length=4, position="entropy", window="all")
+    out = s.generate(joint, [[1]] * 8, gen_length=3, seeds=range(8))
+    assert all(t.extra["proposals"] == 4 * 2 for t in out.traces)   # steps 1 and 2 of 3
+    assert all(t.acceptance_rate == t.extra["accepted"] / 8 for t in out.traces)
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]], dtype=torch.float64)
+    lone = make_sampler("imh", alpha=2.0, chain_length=4).generate(ProductModel(probs), [[0]] * 2, gen_length=1,
+                                                                   seeds=range(2))
+    assert all(t.acceptance_rate is None for t in lone.traces)       # no proposal at all: no rate

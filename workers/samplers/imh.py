@@ -17,7 +17,8 @@ forwarded in ONE batched call; the chain accepts y_t with probability min(1, exp
 (Eq. 10, App. D: the α ℓ terms cancel).  The committed candidate's forward is reused as the next
 step's forward, so ``nfe`` equals the one-token baseline's; ``forward_rows`` = nfe + T·(steps
 whose window W(s′) was non-empty) — when W(s′) is empty, Δ̂ ≡ 0, every move is accepted and no
-lookahead is needed.  α = 1 gives Δ̂ ≡ 0: plain sampling at temperature 1.
+lookahead is needed.  ``acceptance_rate`` counts only those steps with a non-empty window (null
+when a sample had none).  α = 1 gives Δ̂ ≡ 0: plain sampling at temperature 1.
 
 Parameter ``max_rows`` (execution only, not a sampling parameter) bounds the rows of one
 candidate forward; larger batches are chunked.
@@ -151,15 +152,19 @@ class IMHSampler(Sampler):
         for a, tr in enumerate(step.traces):
             tr.extra.setdefault("accepted", 0.0)
             tr.extra.setdefault("proposals", 0)
-            tr.extra["accepted"] += float(accepted[a])
-            tr.extra["proposals"] += T
             if bool(need[a]):
+                # only a step whose window had masked positions decides anything: with W(s′) empty,
+                # Δ̂ ≡ 0 and all T moves are accepted by construction (counting them would inflate
+                # the rate, more so with a short window such as WeDLM's 16)
+                tr.extra["accepted"] += float(accepted[a])
+                tr.extra["proposals"] += T
                 d = delta[a]
                 tr.extra.setdefault("delta_spread", []).append(float(d.max() - d.min()))
         return Commit(one_hot_rows(i, W), tokens, next_logits=next_logits, next_valid=need)
 
     def finish_trace(self, trace: Trace) -> None:
         props = trace.extra.get("proposals", 0)
-        trace.acceptance_rate = trace.extra.get("accepted", 0.0) / props if props else 1.0
+        # over the steps that had a proposal to decide (000 Table 3); none had one → no rate (null)
+        trace.acceptance_rate = trace.extra.get("accepted", 0.0) / props if props else None
         spreads = trace.extra.pop("delta_spread", [])
         trace.extra["delta_spread_mean"] = sum(spreads) / len(spreads) if spreads else 0.0
