@@ -150,6 +150,7 @@ def synthetic_rows(n_problems: int = 12, n_samples: int = 8, configs: Sequence[C
         bits_l2r=pl.lit(None, dtype=pl.Float64),
         # synthetic IMH ranks positions like max_prob (its default position rule's base)
         base_sampler=pl.when(pl.col("chain_length") >= 0).then(pl.lit("max_prob")),
+        cache=pl.lit("none"),
         gen_length=pl.lit(gen_length, dtype=pl.Int64), block_length=pl.lit(block_length, dtype=pl.Int64),
         worker=pl.lit("synthetic"), code_version=pl.lit("synthetic"),
         created_at=pl.lit(datetime(2025, 1, 1, tzinfo=timezone.utc)).cast(CONTRACT["created_at"]),

@@ -57,8 +57,9 @@ def _divisor_at_most(n: int, x: int) -> int:
 def smoke_spec(spec: SweepSpec, drop: Sequence[str] = ()) -> tuple[SweepSpec, dict]:
     """A few jobs of ``spec`` on the tiny model; returns it and the substitution
     {(task, gen, block): (stand-in task, gen, block)} the comparison translates with."""
-    s = shrink(spec, samples=2, problems=2, values=1)
-    s.models = [SMOKE_MODEL]
+    s = shrink(spec, samples=2, problems=2, values=1).with_models([SMOKE_MODEL])
+    if s.cache.get(SMOKE_MODEL) == "dual":   # the tiny model has a prefix cache, no dual one
+        s.cache[SMOKE_MODEL] = "prefix"
     tasks, subst, seen = [], {}, set()
     for t in s.tasks:
         if t.name in drop:
@@ -163,7 +164,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             if not spec.tasks:
                 raise SpecError(f"{path.name}: no task left after --drop-task")
         if args.model:
-            spec.models = [m.strip() for m in args.model.split(",") if m.strip()]
+            spec = spec.with_models([m.strip() for m in args.model.split(",") if m.strip()])
         specs.append(spec)
     if args.out == "runs/<table>":
         args.out = f"runs/{args.table}{'-smoke' if args.smoke else ''}"

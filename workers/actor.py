@@ -112,6 +112,8 @@ class SweepWorker:
             raise WorkerSetupError(f"sampler {batch.sampler!r} here has params {canonical_json(sampler.params)}, "
                                    f"the driver expected {canonical_json(batch.params)}: driver and "
                                    "workers run different code versions")
+        if batch.cache != "none":
+            self._check_cache(model, batch)
         self._injected_crash(batch)
         prompts = [self._prompt(model, batch.task, p) for p in problems]
         rb = RowBuilder(batch, self.worker, self.code_version, [p.difficulty for p in problems],
@@ -157,7 +159,16 @@ class SweepWorker:
         if any(batch.job_ids[i] in self.inject.get("raise", ()) for i in idx):
             raise RuntimeError("injected failure")
         return sampler.generate(model, prompts, batch.gen_length, batch.block_length,
-                                [batch.seeds[i] for i in idx])
+                                [batch.seeds[i] for i in idx], prefix_cache=batch.prefix_cache)
+
+    def _check_cache(self, model: Any, batch: JobBatch) -> None:
+        """A cache the model cannot serve is the spec's fault, not a job's: stop the sweep with one
+        line instead of writing an error row for every job (docs/design.md §4)."""
+        need = "supports_dual_cache" if batch.cache == "dual" else "supports_prefix_cache"
+        if not getattr(model, need, False):
+            raise WorkerSetupError(f"model {batch.model!r} cannot decode with cache: {batch.cache} "
+                                   f"(no {need.removeprefix('supports_')}); set cache: none"
+                                   + (" or prefix" if batch.cache == "dual" else "") + " for it in the spec")
 
     @staticmethod
     def _rescore(model: Any, prompts: list, outputs: list, errors: list[Optional[str]]) -> list[Optional[float]]:

@@ -38,6 +38,9 @@ KNOB_REGISTRY: tuple[Knob, ...] = (
     Knob("k_max", "int", column=False),                                    # MED's cap on tokens a step
 )
 DEFAULT_DIAL = "temperature"
+# KV cache modes a sweep can decode with (spec ``cache``; row column ``cache``): no cache (exact),
+# prefix cache, Fast-dLLM's dual cache (docs/design.md §3; workers/prefix_cache.py).
+CACHE_MODES: tuple[str, ...] = ("none", "prefix", "dual")
 NONNEGATIVE_KNOBS: tuple[str, ...] = tuple(k.name for k in KNOB_REGISTRY)
 KNOB_SYMBOLS: dict[str, str] = {k.name: k.symbol for k in KNOB_REGISTRY if k.symbol}
 DIALS: dict[str, str] = {s: k.name for k in KNOB_REGISTRY for s in k.dial_of}
@@ -82,6 +85,9 @@ SCHEMA = pa.schema(
         pa.field("exit_step", _I),
         # IMH: the registered one-token sampler it equals at α = 1 (000 §4.3); else null.
         pa.field("base_sampler", _S),
+        # KV cache the sample was decoded with: "none", "prefix" or "dual" (workers/prefix_cache.py;
+        # 000 App. B ran LLaDA with Fast-dLLM's prefix cache); null in shards written before it.
+        pa.field("cache", _S),
         pa.field("wall_s", _F, nullable=False),
         pa.field("worker", _S, nullable=False),
         pa.field("code_version", _S, nullable=False),
@@ -91,4 +97,4 @@ SCHEMA = pa.schema(
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 # Nullable columns added after the contract's first version: shards written before them are sound
 # (the driver) and read them as null (the analysis), so an upgrade never redoes or hides results.
-ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler")
+ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler", "cache")

@@ -54,6 +54,7 @@ class JobBatch:
     task_args: dict[str, Any] = field(default_factory=dict)  # extra load_task kwargs (e.g. path)
     sampler_args: Optional[dict[str, Any]] = None  # what make_sampler gets (default: params)
     bits_l2r: bool = False   # also rescore each completion left to right (row column bits_l2r)
+    cache: str = "none"      # KV cache to decode with: "none" | "prefix" | "dual" (row column cache)
 
     @property
     def make_args(self) -> dict[str, Any]:
@@ -64,6 +65,11 @@ class JobBatch:
 
     def __len__(self) -> int:
         return len(self.job_ids)
+
+    @property
+    def prefix_cache(self) -> bool | str:
+        """``generate``'s ``prefix_cache`` argument for this batch's cache mode."""
+        return False if self.cache == "none" else self.cache
 
     @property
     def key(self) -> str:
@@ -77,7 +83,7 @@ class JobBatch:
                         self.gen_length, self.block_length,
                         tuple(self.job_ids[i] for i in idx), tuple(self.problem_ids[i] for i in idx),
                         tuple(self.seeds[i] for i in idx), self.task_args, self.sampler_args,
-                        self.bits_l2r)
+                        self.bits_l2r, self.cache)
 
     def singles(self) -> list["JobBatch"]:
         """One batch per job (used to isolate a job that keeps killing its worker)."""
