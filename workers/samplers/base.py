@@ -90,6 +90,14 @@ class Step:
         """
         return self._rand(n)
 
+    def window_rand(self) -> torch.Tensor:
+        """[A, W] uniforms, one per position of each row's own window span (right-padded with
+        ones): a row's draws never depend on a neighbour's wider window (stages or a last block
+        shorter than the others, e.g. reasoning-as-infilling's answer block)."""
+        spans = (self.window_end - self.window_start).tolist()
+        W = self.eligible.shape[1]
+        return self._rand(W if all(n == W for n in spans) else spans)
+
     def lookahead(self, xs: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
         """Forward extra candidate rows ``xs`` [R, L] (row r belongs to active sample owners[r]);
         returns their generated-region logits [R, G, V] and charges R rows to forward_rows."""
