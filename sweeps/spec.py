@@ -19,7 +19,9 @@ A spec is written in code (the dataclasses below) or in YAML (``load_spec``)::
         params: {}                        # fixed parameters
     samples: 16                     # seeds seed .. seed+samples-1 per problem
     seed: 0
-    batch_size: 32                  # jobs per generate() call
+    batch_size: 32                  # jobs per generate() call (and per shard)
+    slots: 32                       # optional: rows decoded at once; below batch_size, a finished
+                                    # row's slot goes to the batch's next job (continuous batching)
 
 ``expand`` turns a spec into deterministic ``JobBatch``es; every problem with the spec is a
 one-line ``SpecError``.
@@ -74,6 +76,8 @@ class SweepSpec:
     bits_l2r: bool = False   # rescore every sample left to right (row column bits_l2r; 002 §5.1)
     # KV cache per model ("none" | "prefix" | "dual"); a model not named decodes without one
     cache: dict[str, str] = field(default_factory=dict)
+    # rows decoded at once (None: the whole batch); below batch_size: continuous batching
+    slots: Optional[int] = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,7 +132,7 @@ def _str_list(v: Any, where: str) -> Optional[list[str]]:
 
 def spec_from_dict(d: Any, source: str = "spec") -> SweepSpec:
     """Build and check a spec from plain data (parsed YAML); raises ``SpecError``."""
-    top = ("name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "bits_l2r", "cache")
+    top = ("name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "bits_l2r", "cache", "slots")
     d = _keys(d, source, top, required=("name", "models", "tasks", "samplers"))
     tasks = []
     raw_tasks = d["tasks"] if isinstance(d["tasks"], list) else [d["tasks"]]
@@ -150,7 +154,7 @@ def spec_from_dict(d: Any, source: str = "spec") -> SweepSpec:
     if not isinstance(d.get("bits_l2r", False), bool):
         raise SpecError(f"{source}: bits_l2r must be true or false, got {d['bits_l2r']!r}")
     spec = SweepSpec(name=d["name"], models=models, tasks=tasks, samplers=samplers, cache=cache,
-                     **{k: d[k] for k in ("samples", "seed", "batch_size", "bits_l2r") if k in d})
+                     **{k: d[k] for k in ("samples", "seed", "batch_size", "bits_l2r", "slots") if k in d})
     validate(spec, source)
     return spec
 
@@ -213,6 +217,7 @@ def validate(spec: SweepSpec, source: str = "spec") -> None:
     _int(spec.samples, f"{source}: samples")
     _int(spec.seed, f"{source}: seed", low=0)
     _int(spec.batch_size, f"{source}: batch_size")
+    _int(spec.slots, f"{source}: slots", optional=True)
     if not isinstance(spec.cache, dict):
         raise SpecError(f"{source}: cache must map model names to modes")
     for m, mode in spec.cache.items():
@@ -419,5 +424,5 @@ def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool
                     batches.append(JobBatch(spec.name, model, t.name, sampler, params, gen, block,
                                             tuple(c[0] for c in chunk), tuple(c[1] for c in chunk),
                                             tuple(c[2] for c in chunk), dict(t.args), dict(args),
-                                            bool(spec.bits_l2r), spec.cache_for(model)))
+                                            bool(spec.bits_l2r), spec.cache_for(model), spec.slots))
     return Plan(spec, batches, difficulty)

@@ -75,3 +75,29 @@ def test_a_bad_width_is_one_line(tiny):
     model, prompts = tiny
     with pytest.raises(ValueError, match="width must be >= 1"):
         generate_continuous(make_sampler("threshold"), model, prompts, 16, 8, width=0)
+
+
+def test_a_sweep_with_fewer_slots_than_jobs_writes_the_same_rows(small_model_dir, tmp_path, monkeypatch):
+    """``slots`` in the spec: the actor decodes its batch continuously, rows unchanged."""
+    import polars as pl
+
+    import workers.batching as batching
+    from sweeps.spec import SamplerSpec, SweepSpec, TaskSpec, expand
+    from workers.actor import SweepWorker
+
+    calls = []
+    real = batching.generate_continuous
+    monkeypatch.setattr(batching, "generate_continuous", lambda *a, **k: calls.append(k["width"]) or real(*a, **k))
+
+    def rows(slots, out):
+        spec = SweepSpec(name="c", models=[small_model_dir], tasks=[TaskSpec("countdown", limit=3, gen_length=8,
+                                                                            block_length=4)],
+                         samplers=[SamplerSpec("threshold", params={"threshold": 0.5})], samples=2, batch_size=6,
+                         slots=slots)
+        (b,) = expand(spec).batches
+        return pl.read_parquet(SweepWorker(str(out), "t").run(b).shard).sort("job_id")
+
+    static, cont = rows(None, tmp_path / "a"), rows(2, tmp_path / "b")
+    assert calls == [2]
+    cols = ["job_id", "completion", "nfe", "forward_rows", "bits", "correct"]
+    assert static.select(cols).equals(cont.select(cols))

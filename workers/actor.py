@@ -158,8 +158,15 @@ class SweepWorker:
     def _generate(self, sampler: Any, model: Any, prompts: list, batch: JobBatch, idx: list[int]) -> Any:
         if any(batch.job_ids[i] in self.inject.get("raise", ()) for i in idx):
             raise RuntimeError("injected failure")
-        return sampler.generate(model, prompts, batch.gen_length, batch.block_length,
-                                [batch.seeds[i] for i in idx], prefix_cache=batch.prefix_cache)
+        seeds = [batch.seeds[i] for i in idx]
+        if batch.slots is not None and len(idx) > batch.slots:
+            # continuous batching (workers/batching.py): same samples, a finished row's slot refilled
+            from workers.batching import generate_continuous
+
+            return generate_continuous(sampler, model, prompts, batch.gen_length, batch.block_length, seeds,
+                                       width=batch.slots, prefix_cache=batch.prefix_cache)[0]
+        return sampler.generate(model, prompts, batch.gen_length, batch.block_length, seeds,
+                                prefix_cache=batch.prefix_cache)
 
     def _check_cache(self, model: Any, batch: JobBatch) -> None:
         """A cache the model cannot serve is the spec's fault, not a job's: stop the sweep with one

@@ -55,6 +55,7 @@ class JobBatch:
     sampler_args: Optional[dict[str, Any]] = None  # what make_sampler gets (default: params)
     bits_l2r: bool = False   # also rescore each completion left to right (row column bits_l2r)
     cache: str = "none"      # KV cache to decode with: "none" | "prefix" | "dual" (row column cache)
+    slots: Optional[int] = None  # rows decoded at once; fewer than the jobs: continuous batching
 
     @property
     def make_args(self) -> dict[str, Any]:
@@ -83,7 +84,7 @@ class JobBatch:
                         self.gen_length, self.block_length,
                         tuple(self.job_ids[i] for i in idx), tuple(self.problem_ids[i] for i in idx),
                         tuple(self.seeds[i] for i in idx), self.task_args, self.sampler_args,
-                        self.bits_l2r, self.cache)
+                        self.bits_l2r, self.cache, self.slots)
 
     def singles(self) -> list["JobBatch"]:
         """One batch per job (used to isolate a job that keeps killing its worker)."""
