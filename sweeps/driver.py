@@ -40,6 +40,9 @@ from workers.layout import describe_strays
 from workers.shards import StorageError, SweepDir, shard_filename, storage_error
 
 INJECT_ENV = "DLLM_SWEEPS_INJECT"  # JSON fault-injection settings, for tests only
+# Batches in flight per actor: one on the device, one being graded on CPU (workers/actor.py,
+# workers/grading_pool.py), so the device never waits for the grader.
+IN_FLIGHT = 2
 
 
 class SweepError(RuntimeError):
@@ -163,7 +166,7 @@ def _actor_options(device: str, retries: int) -> tuple[dict[str, Any], int]:
     res = ray.cluster_resources()
     gpu = device == "gpu" or (device == "auto" and res.get("GPU", 0) >= 1)
     opts: dict[str, Any] = dict(num_cpus=1, max_restarts=-1, max_task_retries=retries,
-                                scheduling_strategy="SPREAD")
+                                scheduling_strategy="SPREAD", max_concurrency=IN_FLIGHT)
     if gpu:
         opts["num_gpus"] = 1
         slots = int(res.get("GPU", 0))
@@ -405,7 +408,7 @@ class _Run:
 
 def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
               workers: Optional[int] = None, device: str = "auto", batch_size: Optional[int] = None,
-              retries: int = 3, per_actor: int = 1, progress: bool = True, report: bool = True,
+              retries: int = 3, per_actor: int = IN_FLIGHT, progress: bool = True, report: bool = True,
               inject: Optional[dict] = None, check_models: bool = True,
               speculate_after: Optional[float] = None, force_lock: bool = False,
               log: Callable[[str], None] = lambda s: print(s, flush=True)) -> Summary:
