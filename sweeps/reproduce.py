@@ -169,9 +169,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     if args.out == "runs/<table>":
         args.out = f"runs/{args.table}{'-smoke' if args.smoke else ''}"
     if args.dry_run:
-        from sweeps.dry_run import estimate, format_estimate
+        from sweeps.dry_run import estimate, format_estimate, load_throughput
 
-        print(format_estimate([estimate(s, args.nfe_from) for s in specs], args.tokens_per_s))
+        cells = load_throughput(args.throughput_from) if args.throughput_from else None
+        print(format_estimate([estimate(s, args.nfe_from) for s in specs], args.tokens_per_s, throughput=cells))
         return 0
     status = 0
     report = args.no_report
