@@ -7,7 +7,9 @@ forward, bookkeeping of nfe / forward_rows / bits / commit order — lives here,
 
 Per-sample random streams (docs/design.md §3): sample b draws its uniforms only from its own
 ``torch.Generator`` seeded with ``seeds[b]``, and only through ``Step.rand(n)`` with an ``n`` that
-does not depend on the rest of the batch, so its output is the same alone or in any batch.
+does not depend on the rest of the batch (``Step.window_rand``: one per position of the row's own
+window span), so its output is the same alone, in any batch, or refilled into a running one
+(``workers/batching.py``).
 Samples that finish early leave the batch (their rows are no longer forwarded).
 """
 from __future__ import annotations
