@@ -199,6 +199,7 @@ class _Run:
         self.alive = [True] * n
         self.load = [0] * n
         self.per_actor = per_actor
+        self.isolate: set[str] = set()   # keys of single jobs split off a crashed batch
         self.inflight: dict[Any, tuple[int, JobBatch]] = {}
         self.probes: dict[Any, int] = {}  # ping of a parked actor -> its index
         self.reprobe: list[tuple[float, int]] = []  # (when, actor index): ping again later
@@ -226,9 +227,18 @@ class _Run:
         while self.queue and progress:
             progress = False
             for i, a in enumerate(self.actors):
-                if self.queue and self.alive[i] and self.load[i] < self.per_actor:
+                if (self.queue and self.alive[i] and self.load[i] < self.per_actor
+                        and self._may_share(i, self.queue[0])):
                     self._submit(i, self.queue.popleft())
                     progress = True
+
+    def _may_share(self, i: int, b: JobBatch) -> bool:
+        """A job split off a batch that crashed its worker runs alone on its actor: a poison job
+        must not take a batch that shares the actor (two in flight: ``IN_FLIGHT``) down with it."""
+        if self.load[i] == 0:
+            return True
+        return b.key not in self.isolate and not any(
+            j == i and x.key in self.isolate for j, x in self.inflight.values())
 
     def _submit(self, i: int, b: JobBatch) -> None:
         ref = self.actors[i].run.remote(b)
@@ -386,7 +396,9 @@ class _Run:
             return
         if len(batch) > 1:
             self.log(f"batch of {len(batch)} failed ({why}); retrying its jobs one by one")
-            self.queue.extendleft(reversed(batch.singles()))
+            singles = batch.singles()
+            self.isolate.update(b.key for b in singles)
+            self.queue.extendleft(reversed(singles))
             return
         rb = RowBuilder(batch, "driver", self.version, [self.plan.difficulty.get((batch.task, batch.problem_ids[0]))])
         self.d.write(to_table([rb.failed(0, why)]))
