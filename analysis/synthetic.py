@@ -152,6 +152,7 @@ def synthetic_rows(n_problems: int = 12, n_samples: int = 8, configs: Sequence[C
         base_sampler=pl.when(pl.col("chain_length") >= 0).then(pl.lit("max_prob")),
         settings=pl.lit(None, dtype=pl.String),   # one unknown configuration: rows pool
         score=pl.lit(None, dtype=pl.Float64),     # the project's own tasks: correct is the verdict
+        cache=pl.lit("none"),
         gen_length=pl.lit(gen_length, dtype=pl.Int64), block_length=pl.lit(block_length, dtype=pl.Int64),
         worker=pl.lit("synthetic"), code_version=pl.lit("synthetic"),
         created_at=pl.lit(datetime(2025, 1, 1, tzinfo=timezone.utc)).cast(CONTRACT["created_at"]),

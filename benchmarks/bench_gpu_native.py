@@ -2,6 +2,13 @@
 
     python benchmarks/bench_gpu_native.py                      # GPU: LLaDA-8B shape, random bf16 weights
     python benchmarks/bench_gpu_native.py --small --device cpu # the scaled-down shape the tests run
+    python benchmarks/bench_gpu_native.py --json prices.json   # also write the cells for --dry-run
+    python sweeps/reproduce.py 000-table2 --dry-run --throughput-from prices.json
+
+``--json FILE`` writes one record per cell: model shape, sampler, cache, batch, dtype, device,
+tokens/s (generated) and forwarded tokens/s in the dry run's unit (forwarded rows × (prompt +
+gen_length) per second, so a cache's cheaper forwards show as a higher rate);
+``--dry-run --throughput-from FILE`` prices a sweep with the closest cell and names it.
 
 Samplers: confidence (one token per step), threshold (0.9), factor (Fast-dLLM mode, f = 1) and
 IMH (T = 4, α = 2); caches: off / prefix / dual (workers/prefix_cache.py); batch 1 and 32.  Each
@@ -66,7 +73,13 @@ def run(args: argparse.Namespace) -> list[dict]:
                 wall = time.perf_counter() - t0
                 if base is None:
                     base = (out, wall)
-                rows.append({"sampler": label, "batch": batch, "cache": cache_label,
+                fwd_rows = sum(t.forward_rows for t in out.traces)
+                rows.append({"sampler": label, "sampler_name": name, "batch": batch, "cache": cache_label,
+                             "cache_mode": "none" if cache is False else cache,
+                             "model_shape": "llada-small" if args.small else "llada-8b",
+                             "dtype": str(dtype).removeprefix("torch."), "device": device_name(dev),
+                             "prompt_length": args.prompt_length, "gen_length": args.gen_length,
+                             "fwd_tokens_s": fwd_rows * (args.prompt_length + args.gen_length) / wall,
                              "tokens_s": batch * args.gen_length / wall,
                              "nfe_s": sum(t.nfe for t in out.traces) / wall,
                              "speedup": base[1] / wall,
@@ -75,6 +88,15 @@ def run(args: argparse.Namespace) -> list[dict]:
                 print(f"| {label} | {batch} | {cache_label} | {r['tokens_s']:.1f} | {r['nfe_s']:.1f} | "
                       f"{r['speedup']:.2f}x | {r['identical']:.3f} |", flush=True)
     return rows
+
+
+def device_name(dev: torch.device) -> str:
+    """The accelerator's name (what a price was measured on)."""
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    import platform
+
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s))"
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -86,12 +108,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--block-length", type=int, default=32)
     ap.add_argument("--prompt-length", type=int, default=128)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--json", default=None, metavar="FILE", help="write the cells (for --dry-run --throughput-from)")
     args = ap.parse_args(argv)
     print(f"native LLaDA {'(scaled down)' if args.small else '8B shape'}, random weights; gen_length "
           f"{args.gen_length}, block_length {args.block_length}, prompt length {args.prompt_length}")
     print("| sampler | batch | cache | tokens/s | NFE/s | speed-up vs off | tokens identical to off |")
     print("|---|---:|---|---:|---:|---:|---:|")
-    return run(args)
+    rows = run(args)
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+        print(f"cells: {args.json}")
+    return rows
 
 
 if __name__ == "__main__":

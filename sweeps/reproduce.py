@@ -74,7 +74,10 @@ def smoke_spec(spec: SweepSpec, drop: Sequence[str] = (), out: str = "runs/smoke
     """A few jobs of ``spec`` on the tiny model (``smoke_model``); returns it and the substitution
     {(task, gen, block): (stand-in task, gen, block)} the comparison translates with."""
     s = shrink(spec, samples=2, problems=2, values=1)
-    s.models = [smoke_model(spec.models, out)]
+    model = smoke_model(spec.models, out)
+    s = s.with_models([model])
+    if s.cache.get(model) == "dual":   # the tiny model has a prefix cache, no dual one
+        s.cache[model] = "prefix"
     tasks, subst, seen = [], {}, set()
     for t in s.tasks:
         if t.name in drop:
@@ -184,12 +187,13 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             if not spec.tasks:
                 raise SpecError(f"{path.name}: no task left after --drop-task")
         if args.model:
-            spec.models = [m.strip() for m in args.model.split(",") if m.strip()]
+            spec = spec.with_models([m.strip() for m in args.model.split(",") if m.strip()])
         specs.append(spec)
     if args.dry_run:
-        from sweeps.engine.dry_run import estimate, format_estimate
+        from sweeps.engine.dry_run import estimate, format_estimate, load_throughput
 
-        print(format_estimate([estimate(s, args.nfe_from) for s in specs], args.tokens_per_s))
+        cells = load_throughput(args.throughput_from) if args.throughput_from else None
+        print(format_estimate([estimate(s, args.nfe_from) for s in specs], args.tokens_per_s, throughput=cells))
         return 0
     status = 0
     report = args.no_report

@@ -40,8 +40,11 @@ def _smoke(table: str, out, *extra: str) -> pl.DataFrame:
     assert main([table, "--smoke", "--no-report", "--no-progress", "--out", str(out), *drop, *extra]) == 0
     cmp = pl.read_csv(out / "report" / "paper_vs_measured.csv")
     assert (out / "report" / "paper_vs_measured.md").read_text().startswith(f"## Paper vs measured: {table}")
-    sweeps = set(load_samples(out, pool_by=("sweep", "model", "task")).select("sweep").unique().collect()["sweep"])
-    assert sweeps == {f"{load_spec(p).name}-smoke" for p in table_specs(table)}   # every part ran
+    rows = load_samples(out, pool_by=("sweep", "model", "task")).select("sweep", "model", "cache").unique().collect()
+    assert set(rows["sweep"]) == {f"{load_spec(p).name}-smoke" for p in table_specs(table)}   # every part ran
+    # the spec's cache mode reaches every row (000's LLaDA specs: prefix, as 000 App. B ran LLaDA)
+    want = {load_spec(p).cache_for(m) for p in table_specs(table) for m in load_spec(p).models}
+    assert set(rows["cache"]) == want
     return cmp
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from sweeps.engine.driver import plan_todo
 from sweeps.engine.spec import Plan, SweepSpec
+from workers.contract import ADDED_COLUMNS
 from workers.jobs import JobBatch, job_id
 from workers.rows import COLUMNS, SCHEMA, RowBuilder, to_table
 from workers.samplers.base import Trace
@@ -17,7 +18,7 @@ from workers.shards import SweepDir, shard_filename
 CONTRACT = ("job_id sweep model task problem_id difficulty sampler params alpha temperature threshold "
             "factor lam gamma chain_length gen_length block_length seed completion extracted correct "
             "error nfe forward_rows tokens bits bits_l2r exploit_rounds explore_rounds exploit_bits explore_bits "
-            "acceptance_rate exit_step base_sampler settings score wall_s worker code_version created_at").split()
+            "acceptance_rate exit_step base_sampler settings score cache wall_s worker code_version created_at").split()
 
 
 def batch(n: int = 4, sampler: str = "confidence", start: int = 0) -> JobBatch:
@@ -142,14 +143,14 @@ def test_a_shard_written_before_a_nullable_column_existed_stays_sound(tmp_path):
     d = SweepDir(str(tmp_path / "sw"))
     d.create()
     b = batch(4)
-    old = table(b).drop_columns(["bits_l2r", "base_sampler", "settings"])     # a shard from before those columns
+    old = table(b).drop_columns(list(ADDED_COLUMNS))     # a shard from before those columns
     path = f"{d.shards}/{shard_filename(b.job_ids)}"
     pq.write_table(old, path)
     scan = d.scan()
     assert not scan.corrupt and scan.ids == set(b.job_ids)
     from analysis import load_samples
     df = load_samples(str(tmp_path / "sw")).collect()
-    assert df.height == 4 and df["bits_l2r"].null_count() == 4 and df["base_sampler"].null_count() == 4
+    assert df.height == 4 and all(df[c].null_count() == 4 for c in ADDED_COLUMNS)
     # a missing non-nullable column is still corruption
     pq.write_table(table(b).drop_columns(["seed"]), path)
     assert d.scan().corrupt

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from workers.grading_pool import GradingPool
 from workers.jobs import JobBatch, canonical_json
 from workers.rows import RowBuilder, one_line, to_table
 from workers.node import reach_storage
@@ -41,6 +43,19 @@ class BatchResult:
     wall_s: float
 
 
+@dataclass
+class _Generated:
+    """A batch after the device, before grading."""
+    task: Any
+    problems: list
+    rb: RowBuilder
+    traces: list
+    texts: list[Optional[str]]
+    errors: list[Optional[str]]
+    l2r: list[Optional[float]]
+    wall: float
+
+
 class SweepWorker:
     """Runs ``JobBatch``es: generate -> decode -> grade -> rows -> one atomic shard."""
 
@@ -58,6 +73,8 @@ class SweepWorker:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.inject = inject or {}
         self._fitter = BatchFitter(lambda s: print(f"worker {self.worker}: {s}", flush=True))
+        self._device = threading.Lock()   # one batch on the device at a time
+        self._grader = GradingPool()
         self._model_name: Optional[str] = None
         self._model: Any = None
         self._tasks: dict[tuple[str, str], Any] = {}
@@ -106,10 +123,27 @@ class SweepWorker:
 
     # ------------------------------------------------------------------------- running
     def run(self, batch: JobBatch) -> BatchResult:
-        """Run one batch and publish its shard; returns what was written."""
+        """Run one batch and publish its shard; returns what was written.
+
+        The device part (generate, decode, rescore) holds the device lock; grading runs after it
+        on the grading pool, so an actor with two batches in flight (the driver's default,
+        ``max_concurrency=2``) generates the next batch while this one is graded.  The shard is
+        written when the grades are in, and ``run`` returns only then: the driver counts a batch
+        when its shard exists, so a kill between generation and grading costs the batch, never a
+        duplicate (the rerun redoes it under the same shard name)."""
+        t_start = time.perf_counter()
+        with self._device:
+            gen = self._generate_batch(batch)
+        self._injected_after_generate(batch)
+        rows, refused = self._grade_rows(gen)
+        path = self.dir.write(to_table(rows))
+        failed = sum(e is not None for e in gen.errors)
+        return BatchResult(path, len(rows), failed, refused, self.worker, time.perf_counter() - t_start)
+
+    def _generate_batch(self, batch: JobBatch) -> "_Generated":
+        """The device's share of a batch: samples, their texts, left-to-right bits."""
         from workers.samplers import make_sampler
 
-        t_start = time.perf_counter()
         if self.setup_error is not None:
             raise self.setup_error
         model = self._load_model(batch.model)
@@ -124,6 +158,8 @@ class SweepWorker:
             raise WorkerSetupError(f"sampler {batch.sampler!r} here has params {canonical_json(sampler.params)}, "
                                    f"the driver expected {canonical_json(batch.params)}: driver and "
                                    "workers run different code versions")
+        if batch.cache != "none":
+            self._check_cache(model, batch)
         self._injected_crash(batch)
         prompts = [self._prompt(model, batch.task, task, p) for p in problems]
         rb = RowBuilder(batch, self.worker, self.code_version, [p.difficulty for p in problems],
@@ -145,31 +181,53 @@ class SweepWorker:
                     errors[i] = f"generate failed: {one_line(e)}"
         wall = (time.perf_counter() - t0) / len(batch)
         l2r = self._rescore(model, prompts, outputs, errors) if batch.bits_l2r else [None] * len(batch)
-
-        rows, refused = [], 0
-        for i, p in enumerate(problems):
+        texts: list[Optional[str]] = [None] * len(batch)
+        for i in range(len(batch)):
             if errors[i] is None:
                 try:
-                    text = model.decode(outputs[i][0])
+                    texts[i] = model.decode(outputs[i][0])
                 except Exception as e:
                     errors[i] = f"decode failed: {one_line(e)}"
-            if errors[i] is not None:
-                rows.append(rb.failed(i, errors[i], wall))
+        return _Generated(task, problems, rb, [o[1] if o else None for o in outputs], texts, errors, l2r, wall)
+
+    def _grade_rows(self, gen: "_Generated") -> tuple[list[dict], int]:
+        """Grade the samples on the grading pool (CPU threads; the code sandbox's limits are the
+        task's own) and build the rows."""
+        ok = [i for i, e in enumerate(gen.errors) if e is None]
+        grades = dict(zip(ok, self._grader.grade(gen.task, [gen.problems[i] for i in ok], [gen.texts[i] for i in ok])))
+        rows, refused = [], 0
+        for i in range(len(gen.problems)):
+            if gen.errors[i] is not None:
+                rows.append(gen.rb.failed(i, gen.errors[i], gen.wall))
                 continue
-            trace = outputs[i][1]
-            g = task.grade(p, text)
+            g = grades[i]
             refused += g.error is not None
-            rows.append(rb.sample(i, completion=text, correct=g.correct, extracted=g.extracted,
-                                  error=g.error, trace=trace, wall_s=wall, bits_l2r=l2r[i], score=g.score))
-        path = self.dir.write(to_table(rows))
-        failed = sum(e is not None for e in errors)
-        return BatchResult(path, len(rows), failed, refused, self.worker, time.perf_counter() - t_start)
+            rows.append(gen.rb.sample(i, completion=gen.texts[i], correct=g.correct, extracted=g.extracted,
+                                      error=g.error, trace=gen.traces[i], wall_s=gen.wall, bits_l2r=gen.l2r[i],
+                                      score=g.score))
+        return rows, refused
 
     def _generate(self, sampler: Any, model: Any, prompts: list, batch: JobBatch, idx: list[int]) -> Any:
         if any(batch.job_ids[i] in self.inject.get("raise", ()) for i in idx):
             raise RuntimeError("injected failure")
-        return sampler.generate(model, prompts, batch.gen_length, batch.block_length,
-                                [batch.seeds[i] for i in idx])
+        seeds = [batch.seeds[i] for i in idx]
+        if batch.slots is not None and len(idx) > batch.slots:
+            # continuous batching (workers/batching.py): same samples, a finished row's slot refilled
+            from workers.batching import generate_continuous
+
+            return generate_continuous(sampler, model, prompts, batch.gen_length, batch.block_length, seeds,
+                                       width=batch.slots, prefix_cache=batch.prefix_cache)[0]
+        return sampler.generate(model, prompts, batch.gen_length, batch.block_length, seeds,
+                                prefix_cache=batch.prefix_cache)
+
+    def _check_cache(self, model: Any, batch: JobBatch) -> None:
+        """A cache the model cannot serve is the spec's fault, not a job's: stop the sweep with one
+        line instead of writing an error row for every job (docs/design.md §4)."""
+        need = "supports_dual_cache" if batch.cache == "dual" else "supports_prefix_cache"
+        if not getattr(model, need, False):
+            raise WorkerSetupError(f"model {batch.model!r} cannot decode with cache: {batch.cache} "
+                                   f"(no {need.removeprefix('supports_')}); set cache: none"
+                                   + (" or prefix" if batch.cache == "dual" else "") + " for it in the spec")
 
     @staticmethod
     def _rescore(model: Any, prompts: list, outputs: list, errors: list[Optional[str]]) -> list[Optional[float]]:
@@ -194,6 +252,14 @@ class SweepWorker:
         return out
 
     # ------------------------------------------------------------------------- test hooks
+    def _injected_after_generate(self, batch: JobBatch) -> None:
+        """Fault injection between generation and grading (tests): mark that the batch's samples
+        exist (``inject['dir']``), then hold grading ``grade_sleep`` seconds."""
+        if self.inject.get("grade_sleep"):
+            if self.inject.get("dir"):
+                (Path(self.inject["dir"]) / f"generated-{batch.key}").touch()
+            time.sleep(float(self.inject["grade_sleep"]))
+
     def _injected_crash(self, batch: JobBatch) -> None:
         """Fault injection for tests (``inject`` is empty in real sweeps): kill this process
         on jobs listed in ``die_always``, or on the first attempt at jobs in ``die_once``

@@ -39,6 +39,9 @@ KNOB_REGISTRY: tuple[Knob, ...] = (
     Knob("pos_penalty", "float", column=False),                            # WeDLM's distance penalty
 )
 DEFAULT_DIAL = "temperature"
+# KV cache modes a sweep can decode with (spec ``cache``; row column ``cache``): no cache (exact),
+# prefix cache, Fast-dLLM's dual cache (docs/design.md §3; workers/prefix_cache.py).
+CACHE_MODES: tuple[str, ...] = ("none", "prefix", "dual")
 NONNEGATIVE_KNOBS: tuple[str, ...] = tuple(k.name for k in KNOB_REGISTRY)
 KNOB_SYMBOLS: dict[str, str] = {k.name: k.symbol for k in KNOB_REGISTRY if k.symbol}
 DIALS: dict[str, str] = {s: k.name for k in KNOB_REGISTRY for s in k.dial_of}
@@ -94,6 +97,9 @@ SCHEMA = pa.schema(
         # The task's own per-sample metric where it is not a plain right/wrong (lm_eval: tasks, e.g. a
         # BLEU or an F1; for 0/1 metrics it equals ``correct``); null for the project's own tasks.
         pa.field("score", _F),
+        # KV cache the sample was decoded with: "none", "prefix" or "dual" (workers/prefix_cache.py;
+        # 000 App. B ran LLaDA with Fast-dLLM's prefix cache); null in shards written before it.
+        pa.field("cache", _S),
         pa.field("wall_s", _F, nullable=False),
         pa.field("worker", _S, nullable=False),
         pa.field("code_version", _S, nullable=False),
@@ -103,4 +109,4 @@ SCHEMA = pa.schema(
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 # Nullable columns added after the contract's first version: shards written before them are sound
 # (the driver) and read them as null (the analysis), so an upgrade never redoes or hides results.
-ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler", "settings", "score")
+ADDED_COLUMNS: tuple[str, ...] = ("bits_l2r", "base_sampler", "settings", "score", "cache")

@@ -60,6 +60,8 @@ class JobBatch:
     sampler_args: Optional[dict[str, Any]] = None  # what make_sampler gets (default: params)
     bits_l2r: bool = False   # also rescore each completion left to right (row column bits_l2r)
     settings: Optional[str] = None  # the settings hash in the job ids (row column settings)
+    cache: str = "none"      # KV cache to decode with: "none" | "prefix" | "dual" (row column cache)
+    slots: Optional[int] = None  # rows decoded at once; fewer than the jobs: continuous batching
 
     @property
     def make_args(self) -> dict[str, Any]:
@@ -70,6 +72,11 @@ class JobBatch:
 
     def __len__(self) -> int:
         return len(self.job_ids)
+
+    @property
+    def prefix_cache(self) -> bool | str:
+        """``generate``'s ``prefix_cache`` argument for this batch's cache mode."""
+        return False if self.cache == "none" else self.cache
 
     @property
     def key(self) -> str:
@@ -83,7 +90,7 @@ class JobBatch:
                         self.gen_length, self.block_length,
                         tuple(self.job_ids[i] for i in idx), tuple(self.problem_ids[i] for i in idx),
                         tuple(self.seeds[i] for i in idx), self.task_args, self.sampler_args,
-                        self.bits_l2r, self.settings)
+                        self.bits_l2r, self.settings, self.cache, self.slots)
 
     def singles(self) -> list["JobBatch"]:
         """One batch per job (used to isolate a job that keeps killing its worker)."""

@@ -46,7 +46,7 @@ class RowBuilder:
             "sampler": batch.sampler, "params": canonical_json(batch.params),
             **knob_columns(batch.params),
             "gen_length": int(batch.gen_length), "block_length": int(batch.block_length),
-            "base_sampler": base_sampler, "settings": batch.settings,
+            "base_sampler": base_sampler, "settings": batch.settings, "cache": batch.cache,
             "worker": worker, "code_version": code_version,
         }
 

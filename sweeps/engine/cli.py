@@ -56,6 +56,9 @@ def add_run_args(p: argparse.ArgumentParser, default_out: str) -> None:
                    help="print jobs, forwards, rows and GPU-hours the sweep implies; run nothing")
     g.add_argument("--tokens-per-s", type=float, default=None, metavar="X",
                    help="dry run: forwarded tokens per second of one GPU (for GPU-hours)")
+    g.add_argument("--throughput-from", default=None, metavar="FILE",
+                   help="dry run: price with measured cells (benchmarks/bench_gpu_native.py --json FILE); "
+                        "says which cell priced each sampler")
     g.add_argument("--nfe-from", default=None, metavar="DIR",
                    help="dry run: a finished sweep whose measured NFE ratios price the parallel samplers")
 
@@ -108,9 +111,10 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
     """Run a spec with the shared options; prints the summary; returns the exit status."""
     check_args(args)
     if getattr(args, "dry_run", False):  # cost before launch, nothing written
-        from sweeps.engine.dry_run import estimate, format_estimate
+        from sweeps.engine.dry_run import estimate, format_estimate, load_throughput
 
-        print(format_estimate([estimate(spec, args.nfe_from)], args.tokens_per_s))
+        cells = load_throughput(args.throughput_from) if getattr(args, "throughput_from", None) else None
+        print(format_estimate([estimate(spec, args.nfe_from)], args.tokens_per_s, throughput=cells))
         return 0
     inject = json.loads(os.environ[INJECT_ENV]) if os.environ.get(INJECT_ENV) else None
     s = run_sweep(spec, args.out, address=args.address, workers=args.workers, device=args.device,

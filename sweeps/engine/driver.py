@@ -46,6 +46,9 @@ from workers.layout import describe_strays
 from workers.shards import StorageError, SweepDir, shard_filename, storage_error
 
 INJECT_ENV = "DLLM_SWEEPS_INJECT"  # JSON fault-injection settings, for tests only
+# Batches in flight per actor: one on the device, one being graded on CPU (workers/actor.py,
+# workers/grading_pool.py), so the device never waits for the grader.
+IN_FLIGHT = 2
 
 
 class SweepError(RuntimeError):
@@ -190,7 +193,8 @@ class _Run:
         placement = pool.plan_placement({b.model for b in todo}, device, workers, len(todo),
                                         ray.cluster_resources())
         n = placement.actors
-        cls = ray.remote(SweepWorker).options(**placement.options(retries, (inject or {}).get("worker_env")))
+        cls = ray.remote(SweepWorker).options(**placement.options(retries, (inject or {}).get("worker_env"),
+                                                                   in_flight=IN_FLIGHT))
         self.actors = [cls.remote(d.uri, version, threads=1, inject=inject) for _ in range(n)]
         self.alive = [False] * n   # until its first ping answers
         self.gone = [False] * n    # let go (queue dry) or lost for good
@@ -199,6 +203,7 @@ class _Run:
         self.metrics = ProgressMetrics(plan.spec.name, summary.total)
         self.load = [0] * n
         self.per_actor = per_actor
+        self.isolate: set[str] = set()   # keys of single jobs split off a crashed batch
         self.inflight: dict[Any, tuple[int, JobBatch]] = {}
         self.probes: dict[Any, int] = {}  # ping of a parked actor -> its index
         self.reprobe: list[tuple[float, int]] = []  # (when, actor index): ping again later
@@ -228,9 +233,18 @@ class _Run:
         while self.queue and progress:
             progress = False
             for i, a in enumerate(self.actors):
-                if self.queue and self.alive[i] and self.load[i] < self.per_actor:
+                if (self.queue and self.alive[i] and self.load[i] < self.per_actor
+                        and self._may_share(i, self.queue[0])):
                     self._submit(i, self.queue.popleft())
                     progress = True
+
+    def _may_share(self, i: int, b: JobBatch) -> bool:
+        """A job split off a batch that crashed its worker runs alone on its actor: a poison job
+        must not take a batch that shares the actor (two in flight: ``IN_FLIGHT``) down with it."""
+        if self.load[i] == 0:
+            return True
+        return b.key not in self.isolate and not any(
+            j == i and x.key in self.isolate for j, x in self.inflight.values())
 
     def _submit(self, i: int, b: JobBatch) -> None:
         ref = self.actors[i].run.remote(b)
@@ -429,7 +443,9 @@ class _Run:
             return
         if len(batch) > 1:
             self.log(f"batch of {len(batch)} failed ({why}); retrying its jobs one by one")
-            self.queue.extendleft(reversed(batch.singles()))
+            singles = batch.singles()
+            self.isolate.update(b.key for b in singles)
+            self.queue.extendleft(reversed(singles))
             return
         rb = RowBuilder(batch, "driver", self.version, [self.plan.difficulty.get((batch.task, batch.problem_ids[0]))])
         self.d.write(to_table([rb.failed(0, why)]))
@@ -451,7 +467,7 @@ class _Run:
 
 def run_sweep(spec: SweepSpec, out: str, *, address: Optional[str] = None,
               workers: Optional[int] = None, device: str = "auto", batch_size: Optional[int] = None,
-              retries: int = 3, per_actor: int = 1, progress: bool = True, report: bool = True,
+              retries: int = 3, per_actor: int = IN_FLIGHT, progress: bool = True, report: bool = True,
               inject: Optional[dict] = None, check_models: bool = True,
               speculate_after: Optional[float] = None, force_lock: bool = False, extend: bool = False,
               log: Callable[[str], None] = lambda s: print(s, flush=True)) -> Summary:

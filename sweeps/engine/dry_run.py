@@ -54,6 +54,8 @@ class Line:
     rows: float              # forwarded rows per sample
     prompt_tokens: float
     basis: str               # how forwards were obtained
+    cache: str = "none"      # the spec's KV cache for this model
+    batch: int = 32          # jobs per generate call (the spec's batch_size)
 
     @property
     def total_forwards(self) -> float:
@@ -185,7 +187,7 @@ def estimate(spec: SweepSpec, nfe_from: Optional[str] = None) -> Estimate:
             for i, (sampler, params) in enumerate(configs):
                 f, r, basis = per_sample(sampler, params, gen, block, t.name, ratios)
                 est.lines.append(Line(model, t.name, sampler, params, gen, block, len(problems) * n_seeds[i],
-                                      f, r, prompt, basis))
+                                      f, r, prompt, basis, spec.cache_for(model), spec.batch_size))
     return est
 
 
@@ -196,8 +198,47 @@ def _num(x: float) -> str:
     return f"{x:.0f}"
 
 
+def load_throughput(path: str) -> list[dict[str, Any]]:
+    """The cells ``benchmarks/bench_gpu_native.py --json FILE`` wrote; a bad file is one line."""
+    import json
+
+    try:
+        cells = json.loads(open(path, encoding="utf-8").read())
+        ok = isinstance(cells, list) and cells and all(
+            isinstance(c, dict) and float(c["fwd_tokens_s"]) > 0 and {"sampler_name", "cache_mode", "batch",
+                                                                      "model_shape", "dtype"} <= set(c)
+            for c in cells)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SpecError(f"--throughput-from {path!r}: cannot read it ({type(e).__name__})") from None
+    if not ok:
+        raise SpecError(f"--throughput-from {path!r}: not a cell list of benchmarks/bench_gpu_native.py --json")
+    return cells
+
+
+def pick_cell(cells: Sequence[dict[str, Any]], line: Line) -> dict[str, Any]:
+    """The measured cell closest to a line: same model family first (llada / dream in the name),
+    then the sampler (else a one-token sampler for one-token rules), the cache mode, bf16, and
+    the nearest batch size (log scale)."""
+    fam = next((f for f in ("llada", "dream") if f in line.model.lower()), None)
+    one_token = line.sampler in ONE_TOKEN
+
+    def score(c: dict[str, Any]) -> tuple:
+        same_sampler = c["sampler_name"] == line.sampler
+        same_kind = one_token and c["sampler_name"] in ONE_TOKEN
+        return (fam is not None and fam not in str(c["model_shape"]).lower(), not same_sampler, not same_kind,
+                c["cache_mode"] != line.cache, c["dtype"] != "bfloat16",
+                abs(math.log(max(int(c["batch"]), 1)) - math.log(max(line.batch, 1))))
+
+    return min(cells, key=score)
+
+
+def describe_cell(c: dict[str, Any]) -> str:
+    return (f"{c['model_shape']} {c['sampler']} cache {c['cache_mode']} batch {c['batch']} {c['dtype']} on "
+            f"{c.get('device', '?')}: {float(c['fwd_tokens_s']):,.0f} fwd tokens/s")
+
+
 def format_estimate(ests: Sequence[Estimate], tokens_per_s: Optional[float] = None, *,
-                    gpus: int = 1) -> str:
+                    gpus: int = 1, throughput: Optional[Sequence[dict[str, Any]]] = None) -> str:
     """The dry-run printout: per sampler, then totals and GPU-hours."""
     out: list[str] = []
     grand = {"jobs": 0, "total_forwards": 0.0, "total_rows": 0.0, "total_tokens": 0.0}
@@ -225,14 +266,25 @@ def format_estimate(ests: Sequence[Estimate], tokens_per_s: Optional[float] = No
     if len(ests) > 1:
         out.append(f"all parts: {grand['jobs']} jobs, {_num(grand['total_rows'])} forwarded rows, "
                    f"{_num(grand['total_tokens'])} forwarded tokens")
-    if tokens_per_s:
+    if throughput:
+        hours, used = 0.0, {}
+        for est in ests:
+            for x in est.lines:
+                c = pick_cell(throughput, x)
+                hours += x.total_tokens / float(c["fwd_tokens_s"]) / 3600
+                key = describe_cell(c)
+                used.setdefault(key, []).append(f"{x.sampler}/{x.cache}")
+        out.append(f"GPU-hours: {hours:,.1f} measured ({hours / gpus:,.1f} h wall on {gpus} GPU(s)); cells used:")
+        for key, what in used.items():
+            out.append(f"  {key}  <- {', '.join(dict.fromkeys(what))}")
+    elif tokens_per_s:
         hours = grand["total_tokens"] / tokens_per_s / 3600
         out.append(f"GPU-hours: {hours:,.1f} at {tokens_per_s:,.0f} forwarded tokens/s per GPU "
                    f"({hours / gpus:,.1f} h wall on {gpus} GPU(s)); a forwarded row = prompt + gen_length tokens, "
                    "no prefix cache, batches full")
     else:
-        out.append("GPU-hours: give --tokens-per-s (forwarded tokens per second of one GPU at your batch size, "
-                   "e.g. from benchmarks/bench_prefix_cache.py --llada-shape on that GPU)")
+        out.append("GPU-hours: give --tokens-per-s (forwarded tokens per second of one GPU at your batch size) "
+                   "or --throughput-from FILE (benchmarks/bench_gpu_native.py --json FILE on that GPU)")
     return "\n".join(out)
 
 

@@ -30,8 +30,10 @@ from workers.jobs import canonical_json
 
 FINGERPRINT_FILE = "fingerprint.json"
 SETTINGS_HEX = 16
-# Spec fields that enumerate what is swept (or only how it is batched): not part of any identity.
-SWEEP_AXES = frozenset({"name", "models", "tasks", "samplers", "samples", "seed", "batch_size"})
+# Spec fields that enumerate what is swept (or only how it is batched: continuous batching's
+# ``slots`` gives the static batch's tokens): not part of any identity.  ``cache`` is per model, so
+# it enters each model's settings (job_settings) instead of the spec-wide row options.
+SWEEP_AXES = frozenset({"name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "slots", "cache"})
 TASK_AXES = frozenset({"limit", "difficulties", "problem_ids"})
 
 
@@ -88,8 +90,11 @@ def task_settings(t: Any, task: Any, gen_length: int, block_length: int) -> dict
 
 def job_settings(spec: Any, model: Any, task: dict[str, Any]) -> dict[str, Any]:
     """Everything but (problem, sampler, params, seed) that decides what a job computes/records."""
-    return {"contract": ROW_CONTRACT_VERSION, "model": plain(model), "task": task,
-            "rows": row_options(spec)}
+    m = plain(model)
+    cache = spec.cache_for(model) if hasattr(spec, "cache_for") else "none"
+    if cache != "none":  # a cached decode is another computation (rows record it in ``cache``)
+        m["cache"] = cache
+    return {"contract": ROW_CONTRACT_VERSION, "model": m, "task": task, "rows": row_options(spec)}
 
 
 @dataclass

@@ -67,10 +67,12 @@ class Placement:
     def resources(self) -> dict[str, float]:
         return {"CPU": 1.0, "GPU": 1.0} if self.gpu else {"CPU": 1.0}
 
-    def options(self, retries: int, extra_env: Optional[dict[str, str]] = None) -> dict[str, Any]:
-        """``ray.remote(...).options`` of every actor (``extra_env``: test fault injection)."""
+    def options(self, retries: int, extra_env: Optional[dict[str, str]] = None,
+                in_flight: int = 1) -> dict[str, Any]:
+        """``ray.remote(...).options`` of every actor (``extra_env``: test fault injection;
+        ``in_flight``: batches an actor holds at once, one generating while another is graded)."""
         opts: dict[str, Any] = dict(num_cpus=1, max_restarts=-1, max_task_retries=retries,
-                                    scheduling_strategy="SPREAD")
+                                    scheduling_strategy="SPREAD", max_concurrency=in_flight)
         if self.gpu:
             opts["num_gpus"] = 1
         env = worker_env(extra_env)

@@ -3,7 +3,10 @@
 A spec is written in code (the dataclasses below) or in YAML (``load_spec``)::
 
     name: demo                      # part of every job id: rename to start a fresh sweep
-    models: [tiny]                  # preset names, local checkpoint dirs or hub ids
+    models: [tiny]                  # preset names, local checkpoint dirs or hub ids;
+                                    # an entry may be {name: llada-8b-instruct, cache: prefix}
+    cache: none                     # KV cache of every model: none | prefix | dual (or a mapping
+                                    # model -> mode); default none (exact decoding)
     tasks:
       - name: countdown
         limit: 12                   # N problems, taken round-robin over difficulty tiers
@@ -17,13 +20,16 @@ A spec is written in code (the dataclasses below) or in YAML (``load_spec``)::
         params: {}                        # fixed parameters
     samples: 16                     # seeds seed .. seed+samples-1 per problem
     seed: 0
-    batch_size: 32                  # jobs per generate() call
+    batch_size: 32                  # jobs per generate() call (and per shard)
+    slots: 32                       # optional: rows decoded at once; below batch_size, a finished
+                                    # row's slot goes to the batch's next job (continuous batching)
 
 ``expand`` turns a spec into deterministic ``JobBatch``es; every problem with the spec is a
 one-line ``SpecError``.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import os
@@ -32,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from workers.contract import NONNEGATIVE_KNOBS
+from workers.contract import CACHE_MODES, NONNEGATIVE_KNOBS
 from sweeps.engine.identity import Identity, job_settings, task_settings
 from workers.jobs import JobBatch, canonical_json, job_id
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -70,9 +76,27 @@ class SweepSpec:
     seed: int = 0
     batch_size: int = 32
     bits_l2r: bool = False   # rescore every sample left to right (row column bits_l2r; 002 §5.1)
+    # KV cache per model ("none" | "prefix" | "dual"); a model not named decodes without one
+    cache: dict[str, str] = field(default_factory=dict)
+    # rows decoded at once (None: the whole batch); below batch_size: continuous batching
+    slots: Optional[int] = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def cache_for(self, model: str) -> str:
+        """The cache mode ``model`` decodes with (row column ``cache``)."""
+        return self.cache.get(model, "none")
+
+    def with_models(self, models: Sequence[str]) -> "SweepSpec":
+        """This spec on other models (``--model``, ``--smoke``): they inherit the cache mode when
+        every model of the spec shares one, so a stand-in runs the same decoding path."""
+        modes = {self.cache_for(m) for m in self.models}
+        one = modes.pop() if len(modes) == 1 else "none"
+        new = copy.deepcopy(self)
+        new.models = list(models)
+        new.cache = {m: one for m in models if one != "none"}
+        return new
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -110,7 +134,7 @@ def _str_list(v: Any, where: str) -> Optional[list[str]]:
 
 def spec_from_dict(d: Any, source: str = "spec") -> SweepSpec:
     """Build and check a spec from plain data (parsed YAML); raises ``SpecError``."""
-    top = ("name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "bits_l2r")
+    top = ("name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "bits_l2r", "cache", "slots")
     d = _keys(d, source, top, required=("name", "models", "tasks", "samplers"))
     tasks = []
     raw_tasks = d["tasks"] if isinstance(d["tasks"], list) else [d["tasks"]]
@@ -128,13 +152,36 @@ def spec_from_dict(d: Any, source: str = "spec") -> SweepSpec:
             s = {"name": s}
         s = _keys(s, where, ("name", "grid", "params"), ("name",))
         samplers.append(SamplerSpec(name=s["name"], grid=s.get("grid") or {}, params=s.get("params") or {}))
-    models = _str_list(d["models"], f"{source}: models")
+    models, cache = _models(d["models"], d.get("cache"), source)
     if not isinstance(d.get("bits_l2r", False), bool):
         raise SpecError(f"{source}: bits_l2r must be true or false, got {d['bits_l2r']!r}")
-    spec = SweepSpec(name=d["name"], models=models or [], tasks=tasks, samplers=samplers,
-                     **{k: d[k] for k in ("samples", "seed", "batch_size", "bits_l2r") if k in d})
+    spec = SweepSpec(name=d["name"], models=models, tasks=tasks, samplers=samplers, cache=cache,
+                     **{k: d[k] for k in ("samples", "seed", "batch_size", "bits_l2r", "slots") if k in d})
     validate(spec, source)
     return spec
+
+
+def _models(raw: Any, cache: Any, source: str) -> tuple[list[str], dict[str, str]]:
+    """``models`` (names, or {name, cache} mappings) and the top-level ``cache`` (one mode for
+    every model, or a mapping model -> mode) -> (names, {model: mode})."""
+    entries = raw if isinstance(raw, list) else [raw]
+    names: list[str] = []
+    modes: dict[str, str] = {}
+    if isinstance(cache, dict):
+        modes.update({str(k): v for k, v in cache.items()})
+    for i, m in enumerate(entries):
+        if isinstance(m, dict):
+            m = _keys(m, f"{source}: models[{i}]", ("name", "cache"), ("name",))
+            if "cache" in m:
+                modes[str(m["name"])] = m["cache"]
+            m = m["name"]
+        names.extend(_str_list(m, f"{source}: models") or [])
+    if cache is not None and not isinstance(cache, dict):
+        modes = {n: modes.get(n, cache) for n in names}
+    unknown = [m for m in modes if m not in names]
+    if unknown:
+        raise SpecError(f"{source}: cache names model {unknown[0]!r}, which models does not list")
+    return names, {m: v for m, v in modes.items() if v != "none"}
 
 
 def load_spec(path: str | Path) -> SweepSpec:
@@ -172,6 +219,12 @@ def validate(spec: SweepSpec, source: str = "spec") -> None:
     _int(spec.samples, f"{source}: samples")
     _int(spec.seed, f"{source}: seed", low=0)
     _int(spec.batch_size, f"{source}: batch_size")
+    _int(spec.slots, f"{source}: slots", optional=True)
+    if not isinstance(spec.cache, dict):
+        raise SpecError(f"{source}: cache must map model names to modes")
+    for m, mode in spec.cache.items():
+        if mode not in CACHE_MODES:
+            raise SpecError(f"{source}: cache of {m!r} must be one of {', '.join(CACHE_MODES)}, got {mode!r}")
     for i, t in enumerate(spec.tasks):
         w = f"{source}: tasks[{i}]"
         if not isinstance(t.name, str) or not t.name:
@@ -401,6 +454,6 @@ def expand(spec: SweepSpec, batch_size: Optional[int] = None, check_models: bool
                     batches.append(JobBatch(spec.name, model, t.name, sampler, params, gen, block,
                                             tuple(c[0] for c in chunk), tuple(c[1] for c in chunk),
                                             tuple(c[2] for c in chunk), dict(t.args), dict(args),
-                                            bool(spec.bits_l2r), settings))
+                                            bool(spec.bits_l2r), settings, spec.cache_for(model), spec.slots))
     note = collapse_note(collapsed, spec.samples, spec.seed)
     return Plan(spec, batches, difficulty, [note] if note else [], ident)

@@ -7,7 +7,9 @@ forward, bookkeeping of nfe / forward_rows / bits / commit order — lives here,
 
 Per-sample random streams (docs/design.md §3): sample b draws its uniforms only from its own
 ``torch.Generator`` seeded with ``seeds[b]``, and only through ``Step.rand(n)`` with an ``n`` that
-does not depend on the rest of the batch, so its output is the same alone or in any batch.
+does not depend on the rest of the batch (``Step.window_rand``: one per position of the row's own
+window span), so its output is the same alone, in any batch, or refilled into a running one
+(``workers/batching.py``).
 Samples that finish early leave the batch (their rows are no longer forwarded).
 """
 from __future__ import annotations
@@ -89,6 +91,14 @@ class Step:
         rows are then right-padded with ones to the longest.
         """
         return self._rand(n)
+
+    def window_rand(self) -> torch.Tensor:
+        """[A, W] uniforms, one per position of each row's own window span (right-padded with
+        ones): a row's draws never depend on a neighbour's wider window (stages or a last block
+        shorter than the others, e.g. reasoning-as-infilling's answer block)."""
+        spans = (self.window_end - self.window_start).tolist()
+        W = self.eligible.shape[1]
+        return self._rand(W if all(n == W for n in spans) else spans)
 
     def lookahead(self, xs: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
         """Forward extra candidate rows ``xs`` [R, L] (row r belongs to active sample owners[r]);

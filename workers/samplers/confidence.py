@@ -18,6 +18,6 @@ class ConfidenceSampler(Sampler):
 
     def select(self, step: Step) -> Commit:
         W = step.eligible.shape[1]
-        tokens = sample_tokens(step.logits, self.temperature, step.rand(W))
+        tokens = sample_tokens(step.logits, self.temperature, step.window_rand())
         score = probs(step.logits).gather(-1, tokens[..., None]).squeeze(-1)
         return Commit(one_hot_rows(masked_argmax(score, step.eligible), W), tokens)

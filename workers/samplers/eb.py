@@ -23,7 +23,7 @@ class EBSampler(Sampler):
 
     def select(self, step: Step) -> Commit:
         W = step.eligible.shape[1]
-        tokens = sample_tokens(step.logits, self.temperature, step.rand(W))
+        tokens = sample_tokens(step.logits, self.temperature, step.window_rand())
         H = entropy(probs(step.logits))
         h_sorted = H.masked_fill(~step.eligible, float("inf")).sort(dim=-1, stable=True).values
         # Σ_{i≤k} H(i) − H(k) = Σ_{i<k} H(i): an exclusive prefix sum, non-decreasing in k.

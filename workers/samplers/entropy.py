@@ -16,6 +16,6 @@ class EntropySampler(Sampler):
 
     def select(self, step: Step) -> Commit:
         W = step.eligible.shape[1]
-        tokens = sample_tokens(step.logits, self.temperature, step.rand(W))
+        tokens = sample_tokens(step.logits, self.temperature, step.window_rand())
         pick = masked_argmax(-entropy(probs(step.logits)), step.eligible)
         return Commit(one_hot_rows(pick, W), tokens)

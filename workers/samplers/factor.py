@@ -42,7 +42,7 @@ class FactorSampler(Sampler):
 
     def select(self, step: Step) -> Commit:
         W = step.eligible.shape[1]
-        tokens = sample_tokens(step.logits, self.temperature, step.rand(W))
+        tokens = sample_tokens(step.logits, self.temperature, step.window_rand())
         conf = probs(step.logits).gather(-1, tokens[..., None]).squeeze(-1)
         c_sorted = conf.masked_fill(~step.eligible, NEG_INF).sort(dim=-1, descending=True, stable=True).values
         n = torch.arange(1, W + 1, device=conf.device, dtype=conf.dtype)

@@ -13,5 +13,5 @@ class LeftToRightSampler(Sampler):
 
     def select(self, step: Step) -> Commit:
         W = step.eligible.shape[1]
-        tokens = sample_tokens(step.logits, self.temperature, step.rand(W))
+        tokens = sample_tokens(step.logits, self.temperature, step.window_rand())
         return Commit(one_hot_rows(step.eligible.int().argmax(1), W), tokens)

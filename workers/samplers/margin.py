@@ -14,6 +14,6 @@ class MarginSampler(Sampler):
 
     def select(self, step: Step) -> Commit:
         W = step.eligible.shape[1]
-        tokens = sample_tokens(step.logits, self.temperature, step.rand(W))
+        tokens = sample_tokens(step.logits, self.temperature, step.window_rand())
         pick = masked_argmax(margin(probs(step.logits)), step.eligible)
         return Commit(one_hot_rows(pick, W), tokens)

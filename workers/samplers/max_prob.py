@@ -19,6 +19,6 @@ class MaxProbSampler(Sampler):
 
     def select(self, step: Step) -> Commit:
         W = step.eligible.shape[1]
-        tokens = sample_tokens(step.logits, self.temperature, step.rand(W))
+        tokens = sample_tokens(step.logits, self.temperature, step.window_rand())
         pick = masked_argmax(probs(step.logits).max(-1).values, step.eligible)
         return Commit(one_hot_rows(pick, W), tokens)

@@ -25,8 +25,7 @@ class MEDSampler(Sampler):
         self.lam, self.k_max = self._params["lam"], self._params["k_max"]
 
     def select(self, step: Step) -> Commit:
-        W = step.eligible.shape[1]
-        tokens = sample_tokens(step.logits, self.temperature, step.rand(W))
+        tokens = sample_tokens(step.logits, self.temperature, step.window_rand())
         H = entropy(probs(step.logits))
         below = (step.eligible & (H < self.lam)).sum(1)
         k = below.clamp(min=1, max=self.k_max)

@@ -25,7 +25,7 @@ class ThresholdSampler(Sampler):
 
     def select(self, step: Step) -> Commit:
         W = step.eligible.shape[1]
-        tokens = sample_tokens(step.logits, self.temperature, step.rand(W))
+        tokens = sample_tokens(step.logits, self.temperature, step.window_rand())
         conf = probs(step.logits).gather(-1, tokens[..., None]).squeeze(-1)
         passing = step.eligible & (conf >= self.threshold)
         best = one_hot_rows(masked_argmax(conf, step.eligible), W)
