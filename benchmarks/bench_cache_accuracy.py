@@ -115,7 +115,7 @@ def main(argv: Optional[Sequence[str]] = None) -> list[CacheCost]:
     if not 1 <= args.k <= args.samples:
         ap.error("--k must be between 1 and --samples")
     torch.set_num_threads(args.threads)
-    from sweeps.spec import TaskSpec, select_problems
+    from sweeps.engine.spec import TaskSpec, select_problems
     from workers.models import load_model
     from workers.tasks import load_task
 

@@ -71,7 +71,7 @@ def main(argv: Optional[Sequence[str]] = None) -> list[dict]:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from sweeps.spec import TaskSpec, select_problems
+    from sweeps.engine.spec import TaskSpec, select_problems
     from workers.models import load_model
     from workers.samplers import make_sampler
     from workers.tasks import load_task

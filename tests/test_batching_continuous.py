@@ -82,7 +82,7 @@ def test_a_sweep_with_fewer_slots_than_jobs_writes_the_same_rows(small_model_dir
     import polars as pl
 
     import workers.batching as batching
-    from sweeps.spec import SamplerSpec, SweepSpec, TaskSpec, expand
+    from sweeps.engine.spec import SamplerSpec, SweepSpec, TaskSpec, expand
     from workers.actor import SweepWorker
 
     calls = []

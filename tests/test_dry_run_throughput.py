@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from sweeps.dry_run import estimate, format_estimate, load_throughput, pick_cell
-from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
+from sweeps.engine.dry_run import estimate, format_estimate, load_throughput, pick_cell
+from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
 
 
 def _cell(sampler, cache, batch, rate, shape="llada-8b", dtype="bfloat16"):

@@ -22,7 +22,7 @@ def test_gpu_script_runs_every_sampler_cache_and_batch_on_a_small_shape(capsys, 
         (s, b, c) for s in mod.SAMPLERS for b in (1, 2) for c in mod.CACHES}
     assert all(r["tokens_s"] > 0 and r["nfe_s"] > 0 for r in rows)
     assert all(r["identical"] == 1.0 and r["speedup"] == 1.0 for r in rows if r["cache"] == "off")
-    from sweeps.dry_run import load_throughput   # the cells --dry-run --throughput-from prices with
+    from sweeps.engine.dry_run import load_throughput   # the cells --dry-run --throughput-from prices with
 
     cells = load_throughput(str(tmp_path / "cells.json"))
     assert len(cells) == len(rows) and {c["cache_mode"] for c in cells} == {"none", "prefix", "dual"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sweeps.reproduce import smoke_spec, table_specs
-from sweeps.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, expand, load_spec, spec_from_dict
+from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, expand, load_spec, spec_from_dict
 from workers.actor import SweepWorker, WorkerSetupError
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from sweeps.driver import INJECT_ENV
-from sweeps.spec import expand, load_spec
+from sweeps.engine.driver import INJECT_ENV
+from sweeps.engine.spec import expand, load_spec
 from workers.grading_pool import GradingPool
 from workers.shards import shard_filename
 
