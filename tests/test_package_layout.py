@@ -2,7 +2,7 @@
 scripts at ``sweeps/*.py``, the old engine import paths kept for one release with a warning."""
 from __future__ import annotations
 
-import importlib
+import ast
 import subprocess
 import sys
 import warnings
@@ -48,3 +48,92 @@ def test_entry_scripts_and_engine_are_apart():
             assert p.stem not in MOVED or "alias(__name__" in text, p.name
             continue
         assert 'if __name__ == "__main__"' in text, f"{p.name}: engine code belongs in sweeps/engine/"
+
+
+# ---- no import circle (docs/design.md §2: imports walk one way) ---------------------------------
+PACKAGES = ("workers", "sweeps", "analysis", "benchmarks")
+
+
+def module_files(root: Path, packages=PACKAGES) -> dict[str, Path]:
+    """Dotted module name -> file, for every ``.py`` under the packages."""
+    mods = {}
+    for pkg in packages:
+        for p in (root / pkg).rglob("*.py"):
+            parts = list(p.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            mods[".".join(parts)] = p
+    return mods
+
+
+def import_graph(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports, at any depth of the file (an import inside a
+    function is still a dependency: it only moves the failure to run time)."""
+    def known(name: str):
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for m, p in mods.items():
+        package = m if p.name == "__init__.py" else m.rpartition(".")[0]
+        out = set()
+        for node in ast.walk(ast.parse(p.read_text(), str(p))):
+            if isinstance(node, ast.Import):
+                out.update(known(a.name) for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join(up + ([node.module] if node.module else []))
+                for a in node.names:  # `from pkg import mod` names a module, else a name in pkg
+                    out.add(f"{base}.{a.name}" if f"{base}.{a.name}" in mods else known(base))
+        graph[m] = out - {None, m}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                comp.append(stack.pop())
+                if comp[-1] == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_cycle_finder_sees_a_lazy_circle(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from pkg.b import f\n")
+    (pkg / "b.py").write_text("def f():\n    from . import c\n")
+    (pkg / "c.py").write_text("import pkg.a\n")
+    (pkg / "d.py").write_text("from pkg import a\n")
+    mods = module_files(tmp_path, ("pkg",))
+    assert cycles(import_graph(mods)) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+def test_no_import_circle_in_the_project():
+    assert cycles(import_graph(module_files(ROOT))) == []

@@ -110,7 +110,7 @@ def script_main(prog: str, doc: str, out: str, add_args: Any, run: Any,
         if args.dry_run:
             from sweeps.engine.dry_run import infill_estimate
 
-            print(infill_estimate(prog, args))
+            print(infill_estimate(prog, args, template_for(args.task, args.reasoning_length, args.answer_length)))
             return 0
         return int(run(args))
 
