@@ -1,7 +1,7 @@
 """Native LLaDA at LLaDA-8B's shape on a GPU: tokens/s per sampler × cache × batch.
 
-    python benchmarks/bench_gpu_native.py                      # GPU: LLaDA-8B shape, random bf16 weights
-    python benchmarks/bench_gpu_native.py --small --device cpu # the scaled-down shape the tests run
+    python -m benchmarks.bench_gpu_native                      # GPU: LLaDA-8B shape, random bf16 weights
+    python -m benchmarks.bench_gpu_native --small --device cpu # the scaled-down shape the tests run
 
 Samplers: confidence (one token per step), threshold (0.9), factor (Fast-dLLM mode, f = 1) and
 IMH (T = 4, α = 2); caches: off / prefix / dual (workers/prefix_cache.py); batch 1 and 32.  Each
@@ -14,12 +14,8 @@ cache on a random model says little about a trained one.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import torch
 

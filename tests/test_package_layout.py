@@ -3,6 +3,7 @@ scripts at ``sweeps/*.py``, the old engine import paths kept for one release wit
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 import warnings
@@ -137,3 +138,28 @@ def test_the_cycle_finder_sees_a_lazy_circle(tmp_path):
 
 def test_no_import_circle_in_the_project():
     assert cycles(import_graph(module_files(ROOT))) == []
+
+
+# ---- benchmarks: package modules, no search-path edits ------------------------------------------
+def test_no_search_path_edits_in_sweeps_or_benchmarks():
+    """``grep -rn "sys.path" sweeps benchmarks`` finds nothing: scripts import the installed (or
+    checked-out, with ``python -m``) packages, never a path computed from their own file."""
+    hits = [f"{p.relative_to(ROOT)}:{i}" for d in ("sweeps", "benchmarks") for p in (ROOT / d).rglob("*.py")
+            for i, line in enumerate(p.read_text().splitlines(), 1) if "sys.path" in line]
+    assert hits == []
+
+
+def test_every_benchmark_imports_as_a_package_module(tmp_path):
+    """``python -m benchmarks.NAME`` from the checkout: each module imports without running
+    (its work is under ``__main__``), and the S3 benchmark's server is the shared module's."""
+    names = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem != "__init__")
+    code = ("import importlib, sys\n"
+            f"mods = [importlib.import_module('benchmarks.' + n) for n in {names!r}]\n"
+            "import workers.testing\n"
+            "assert sys.modules['benchmarks.bench_s3_resume'].s3_server is workers.testing\n"
+            "print(len(mods))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert r.stdout.split() == [str(len(names))]
