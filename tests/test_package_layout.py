@@ -163,3 +163,24 @@ def test_every_benchmark_imports_as_a_package_module(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr[-1500:]
     assert r.stdout.split() == [str(len(names))]
+
+
+def test_imports_walk_down_the_layout_table():
+    """docs/design.md §2's 'may import' column: workers below everything; analysis reads only the
+    torch-free contract and layout; the engine never reaches up to an entry script; nothing a
+    sweep runs imports the benchmarks or the test-only S3 helper."""
+    mods = module_files(ROOT)
+    graph = import_graph(mods)
+    entry = {m for m in mods if m.startswith("sweeps.") and not m.startswith(("sweeps.engine", "sweeps._moved"))}
+    bad = []
+    for m, deps in graph.items():
+        for d in deps:
+            if m.startswith("workers") and not d.startswith("workers"):
+                bad.append((m, d))
+            if m.startswith("analysis") and not (d.startswith("analysis") or d in ("workers.contract", "workers.layout")):
+                bad.append((m, d))
+            if m.startswith("sweeps.engine") and d in entry:
+                bad.append((m, d))
+            if not m.startswith("benchmarks") and (d.startswith("benchmarks") or d == "workers.testing"):
+                bad.append((m, d))
+    assert bad == []
