@@ -78,3 +78,65 @@ def test_sampler_effects_bad_k_is_a_bad_input_status(tmp_path, capsys):
 
     assert sampler_effects.main([str(tmp_path), "--k", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: --k must be >= 1"
+
+
+# ---- signals: Ctrl-C / kill -INT and SIGTERM stop a script at any point, start-up included ----
+@pytest.fixture
+def own_signal_handlers():
+    import signal
+
+    saved = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for n, h in saved.items():
+        signal.signal(n, h)
+
+
+def test_sigint_stops_a_script_started_with_sigint_ignored(tmp_path):
+    """``python sweeps/pareto.py … & kill -INT $!`` in a script: the shell starts the job with
+    SIGINT ignored; the script still stops with 130 and its message (it used to run to the end)."""
+    import signal
+    import time
+
+    code = ("import sys, time\nfrom sweeps.engine.cli import entry\n"
+            "def body(argv):\n    print('ready', flush=True)\n    time.sleep(30)\n    return 0\n"
+            "sys.exit(entry(body)([]))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.strip() == "interrupted: finished jobs are kept; rerun the same command to resume"
+
+
+def test_sigterm_while_ray_starts_is_143_with_its_message(monkeypatch, capsys, own_signal_handlers):
+    """ray.init's first act is its own SIGTERM handler (``sys.exit(15)``): a SIGTERM during
+    start-up used to end the script with status 15 and no word."""
+    import signal
+
+    import ray
+
+    from sweeps.engine.driver import connect
+
+    stopped = []
+
+    def init_like_ray(**kw):
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))  # what ray.init does
+        os.kill(os.getpid(), signal.SIGTERM)                                    # the scheduler's kill
+        for _ in range(1000):  # the handler runs between bytecodes of this loop
+            pass
+        raise AssertionError("SIGTERM not delivered")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init_like_ray)
+    monkeypatch.setattr(ray, "shutdown", lambda: stopped.append(True))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert main_guard(lambda argv: connect(None, print) and 0, []) == 143
+    assert capsys.readouterr().err.startswith("interrupted (SIGTERM): finished jobs are kept")
+    assert stopped == [True]   # the half-started private Ray is stopped

@@ -143,6 +143,7 @@ def main_guard(fn: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequ
     stopped, finished shards kept) so a scheduler's kill loses no finished work: 143, Ctrl-C 130.
     """
     handle_sigterm()
+    restore_sigint()
     try:
         return fn(argv)
     except SweepError as e:
@@ -157,6 +158,20 @@ def main_guard(fn: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequ
     except KeyboardInterrupt:
         print("interrupted: finished jobs are kept; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def restore_sigint() -> None:
+    """Let SIGINT (Ctrl-C, ``kill -INT``) interrupt even when the process started with it ignored.
+
+    A non-interactive shell starts ``cmd &`` with SIGINT ignored (POSIX), and Python then leaves
+    it ignored: ``kill -INT`` would do nothing and the sweep would run to the end.  A sweep's
+    documented answer to SIGINT is to stop cleanly with status 130, so a script restores it."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def entry(fn: Callable[[Optional[Sequence[str]]], int]) -> Callable[..., int]:

@@ -22,7 +22,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 import collections
 import dataclasses
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from sweeps.engine.progress import progress_bar
 from sweeps.engine.spec import Plan, SpecError, SweepSpec, expand
 from sweeps.engine.status import DriverLock, LockedError, StatusWriter
 from workers.jobs import JobBatch
@@ -143,11 +143,21 @@ def connect(address: Optional[str], log: Callable[[str], None]) -> tuple[bool, O
         return False, None
     address = address or os.environ.get("RAY_ADDRESS") or None
     kw: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=True)
-    if address:
-        ctx = ray.init(address=address, **kw)
-    else:  # "local": never attach to some other cluster recorded on this machine
+    if not address:  # "local": never attach to some other cluster recorded on this machine
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ctx = ray.init(address="local", **kw)
+    try:
+        ctx = ray.init(address=address or "local", **kw)
+    except SystemExit as e:
+        # ray.init's first act is a SIGTERM handler of its own, ``sys.exit(signum)``: a SIGTERM
+        # during start-up would end the process with status 15 and no word.  Unwind as ours.
+        ray.shutdown()  # whatever part of a private Ray had started
+        if e.code == signal.SIGTERM:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once, as _on_sigterm does
+            raise Terminated() from None
+        raise
+    except KeyboardInterrupt:  # Ctrl-C while Ray starts: nothing of it left behind
+        ray.shutdown()
+        raise
     handle_sigterm()
     url = getattr(ctx, "dashboard_url", None) or None
     if url and not url.startswith("http"):
@@ -182,8 +192,6 @@ class _Run:
                  speculate_after: Optional[float], log: Callable[[str], None],
                  status: Optional[StatusWriter] = None) -> None:
         import ray
-        from tqdm import tqdm
-
         from workers.actor import SweepWorker
 
         self.plan, self.d, self.summary, self.log, self.version = plan, d, summary, log, version
@@ -210,12 +218,8 @@ class _Run:
         self.speculate_after = speculate_after  # seconds; default: 3x the median batch, >= 30 s
         kind = "GPU" if opts.get("num_gpus") else "CPU"
         log(f"workers: {n} actor(s), one per {kind} slot; {len(todo)} batch(es) to run")
-        # Redirected to a log (not a TTY): a line every 30 s at most instead of a redraw per batch.
-        self.tty = tty = sys.stderr.isatty()
-        self.bar = tqdm(total=summary.total, initial=summary.present_before, unit="job",
-                        dynamic_ncols=tty, ncols=None if tty else 100, mininterval=0.1 if tty else 30.0,
-                        maxinterval=10.0 if tty else 30.0,  # tqdm's monitor would redraw every 10 s
-                        smoothing=0.05, disable=not progress, desc=plan.spec.name, file=sys.stderr)
+        # A bar on a terminal; redirected to a log, one plain line every 30 s (progress.py).
+        self.bar = progress_bar(summary.total, summary.present_before, plan.spec.name, enabled=progress)
 
     def _fill(self) -> None:
         """Give every live actor up to ``per_actor`` batches."""
@@ -289,8 +293,7 @@ class _Run:
                 self.load[i] -= 1
                 self.copies[batch.key] -= 1
                 self._collect(ref, i, batch)
-            if self.tty:  # keep the elapsed time ticking on a terminal; a log gets tqdm's own pace
-                self.bar.refresh()
+            self.bar.refresh()  # a terminal's elapsed time ticks; a log gets its line every 30 s
             self.tick()
 
     def tick(self, force: bool = False) -> None:
