@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from sweeps.engine.driver import INJECT_ENV, Summary, SweepError, Terminated, handle_sigterm, run_sweep
 from sweeps.engine.spec import SpecError, SweepSpec
@@ -98,6 +98,17 @@ def check_out(out: str) -> None:
         raise SpecError(f"--out {out!r}: cannot write under {probe} ({e.strerror or type(e).__name__})") from None
 
 
+def jobs_done(job_ids: Iterable[str], out: str) -> int:
+    """How many of ``job_ids`` the result shards under ``out`` already hold (0 where no sweep
+    ran yet).  Reads only the shards' job_id columns, as the driver's resume scan does."""
+    from workers.shards import SweepDir
+
+    try:
+        return len(SweepDir(out).scan(full=False).ids & set(job_ids))
+    except (OSError, ValueError):  # nothing there yet, or not readable: the driver will say so
+        return 0
+
+
 def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
     """Run a spec with the shared options; prints the summary; returns the exit status."""
     check_args(args)
@@ -105,6 +116,9 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
         from sweeps.engine.dry_run import estimate, format_estimate
 
         print(format_estimate([estimate(spec, args.nfe_from)], args.tokens_per_s))
+        left = remaining_note(spec, args.out)
+        if left:
+            print(left)
         return 0
     inject = json.loads(os.environ[INJECT_ENV]) if os.environ.get(INJECT_ENV) else None
     s = run_sweep(spec, args.out, address=args.address, workers=args.workers, device=args.device,
@@ -113,6 +127,23 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
                   force_lock=getattr(args, "force_lock", False))
     print_summary(s)
     return 0 if s.complete else 1
+
+
+def remaining_note(spec: SweepSpec, out: str) -> Optional[str]:
+    """For a dry run over a directory that already holds results: how much a run would still do.
+    None when there is nothing there (or the spec cannot be expanded without its data)."""
+    from workers.shards import SweepDir
+
+    try:
+        if not SweepDir(out).list_shards():
+            return None
+        from sweeps.engine.spec import expand
+
+        plan = expand(spec, None, check_models=False)
+    except (OSError, ValueError):
+        return None
+    done = jobs_done(plan.job_ids(), out)
+    return f"already in {out}: {done} of {plan.total} jobs; a run would do the other {plan.total - done}"
 
 
 def print_summary(s: Summary) -> None:
