@@ -158,6 +158,10 @@ def connect(address: Optional[str], log: Callable[[str], None]) -> tuple[bool, O
     except KeyboardInterrupt:  # Ctrl-C while Ray starts: nothing of it left behind
         ray.shutdown()
         raise
+    except Exception as e:  # e.g. "node timed out during startup" on an overloaded machine
+        ray.shutdown()
+        where = f"connect to Ray at {address}" if address else "start a local Ray"
+        raise SweepError(f"could not {where}: {one_line(e)}") from None
     handle_sigterm()
     url = getattr(ctx, "dashboard_url", None) or None
     if url and not url.startswith("http"):
