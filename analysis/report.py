@@ -32,7 +32,7 @@ from .diversity import diversity_sample, distinct_from_counts, similarity_from_s
 from .frontier import FRONTIER_K, frontier_from_counts
 from .load import SweepDataError, SweepDataWarning, find_shards, load_samples, resolve_path
 from .passk import estimate_pass_at_k, k_grid
-from .strata import DEFAULT_REFERENCE, STRATA_K, strata_split, stratified_from_counts
+from .strata import DEFAULT_REFERENCE, STRATA_K, check_reference, strata_split, stratified_from_counts
 
 __all__ = ["write_report", "main", "REPORT_DIRNAME"]
 
@@ -639,7 +639,9 @@ def write_report(sweep_dir: str | os.PathLike, out_dir: str | os.PathLike | None
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m analysis.report DIR [--out OUT] [--reference SAMPLER|DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
+    from workers.progname import prog  # stdlib only, like every import here
+
+    parser = argparse.ArgumentParser(prog=prog("python -m analysis.report"), description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", help="sweep directory or filesystem URI holding the Parquet shards")
     parser.add_argument("--out", help="output directory (default: SWEEP_DIR/report)")
     parser.add_argument("--reference", help="difficulty tiers from this sampler's even seeds (default: "
@@ -648,6 +650,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-dedupe", action="store_true", help="keep rows that repeat a job_id")
     args = parser.parse_args(argv)
     try:
+        if args.reference is not None:  # a typo must not fall back to the labels or the default
+            check_reference(load_samples(args.sweep_dir), args.reference)
         out = write_report(args.sweep_dir, args.out, reference=args.reference, n_boot=args.n_boot,
                            dedupe=not args.no_dedupe)
     except SweepDataError as exc:

@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 
 from sweeps.engine.cli import EPILOG, add_run_args, check_args, execute, jobs_done, main_guard
 from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
+from workers.progname import prog
 
 ONE_TOKEN = ("random", "confidence", "entropy", "max_prob")  # margin: --samplers ...,margin
 # The default grid spends its budget where the tiny model's frontier bends on countdown's easy
@@ -72,7 +73,7 @@ def _count(name: str, value: Optional[int], default: int) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python sweeps/pareto.py",
+        prog=prog("python sweeps/pareto.py"),
         description="Sweep one-token samplers (default: random, confidence, entropy, max_prob)\n"
                     "over temperatures and IMH over alpha beside its base rule max_prob, with many\n"
                     "samples per problem; then plot Pass@1 against Pass@k (the Pareto frontier) and\n"

@@ -23,6 +23,7 @@ from typing import Callable, Optional, Sequence
 
 from sweeps.engine.cli import EPILOG, add_run_args, execute, main_guard, shrink
 from sweeps.engine.spec import SpecError, SweepSpec, load_spec
+from workers.progname import prog
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs" / "papers"
 SMOKE_MODEL = "tiny"
@@ -110,7 +111,7 @@ def translator(subst: dict) -> Callable[[str, dict], Optional[tuple[str, dict]]]
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python sweeps/reproduce.py",
+        prog=prog("python sweeps/reproduce.py"),
         description="Run a paper table's sweep spec(s) and compare with the published numbers.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", nargs="?", help="table id, e.g. 000-table2 (see --list)")

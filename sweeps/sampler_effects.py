@@ -21,10 +21,11 @@ from typing import Optional, Sequence
 import polars as pl
 
 from sweeps.engine.cli import entry
+from workers.progname import prog
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python sweeps/sampler_effects.py",
+    p = argparse.ArgumentParser(prog=prog("python sweeps/sampler_effects.py"),
                                 description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("shards", nargs="?", default="runs/pareto", help="a sweep's output directory (or its shards)")

@@ -140,3 +140,29 @@ def test_sigterm_while_ray_starts_is_143_with_its_message(monkeypatch, capsys, o
     assert main_guard(lambda argv: connect(None, print) and 0, []) == 143
     assert capsys.readouterr().err.startswith("interrupted (SIGTERM): finished jobs are kept")
     assert stopped == [True]   # the half-started private Ray is stopped
+
+
+def test_console_scripts_usage_lines_name_the_console_script(monkeypatch, capsys):
+    """``dllm-pareto --help`` says ``usage: dllm-pareto``, not ``python sweeps/pareto.py``."""
+    for name, target in CONSOLE.items():
+        module, func = target.split(":")
+        monkeypatch.setattr(sys, "argv", [f"/venv/bin/{name}", "--help"])
+        with pytest.raises(SystemExit) as done:
+            getattr(importlib.import_module(module), func)(["--help"])
+        assert done.value.code == 0, name
+        assert capsys.readouterr().out.startswith(f"usage: {name} "), name
+
+
+def test_run_as_a_file_the_usage_line_says_how():
+    from sweeps import pareto
+
+    assert pareto.parser().prog == "python sweeps/pareto.py"
+
+
+def test_a_spec_directory_is_named_as_one(capsys):
+    """``python -m sweeps.run sweeps/specs``: not "does not exist", but which files to give."""
+    from sweeps.run import main as run_main
+
+    assert run_main([str(ROOT / "sweeps" / "specs"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a directory; give one spec file in it (example.yaml" in err

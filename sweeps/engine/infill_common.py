@@ -11,6 +11,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from workers.samplers.infilling import Template
 from workers.tasks import arith
+from workers import progname
 
 # Reasoning budget and answer block per task.  arith: the layout the tiny model is trained on
 # (chains ≤ 35 characters, answers zero-padded to 2 digits; see arith.infill_completion).
@@ -103,7 +104,7 @@ def script_main(prog: str, doc: str, out: str, add_args: Any, run: Any,
     from sweeps.engine.cli import main_guard
 
     def body(argv: Optional[Sequence[str]]) -> int:
-        p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = argparse.ArgumentParser(prog=progname.prog(prog), description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
         common_args(p, out)
         add_args(p)
         args = p.parse_args(argv)
