@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import time
 
-
 import torch
 
 #: a CPU-sized LLaDA (same layout and code path, ~1/1000 of the compute)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Sequence
 
-
 import torch
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import time
 
-
 import torch
 
 #: scaled-down shapes for the native modules on CPU

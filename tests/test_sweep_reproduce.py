@@ -211,3 +211,16 @@ def test_readme_cost_table_is_what_the_dry_run_prints(tmp_path):
         assert int(jobs) == want_jobs, table
         assert abs(_number(rows) / 1e6 - want_rows) <= 0.05 + 1e-9, table
         assert want_hours == (round(hours) if hours >= 10 else round(hours, 1)), (table, hours)
+
+
+def test_the_dry_run_hint_names_a_benchmark_and_options_that_exist():
+    import re
+
+    from sweeps.engine.dry_run import estimate, format_estimate
+
+    text = format_estimate([estimate(_spec())])
+    hints = re.findall(r"python -m (benchmarks\.\w+)((?: --[\w-]+)*)", text)
+    assert hints, text
+    for module, flags in hints:
+        source = (ROOT / (module.replace(".", "/") + ".py")).read_text()
+        assert all(f'"{flag}"' in source for flag in flags.split()), (module, flags)

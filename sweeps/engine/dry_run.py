@@ -223,8 +223,9 @@ def format_estimate(ests: Sequence[Estimate], tokens_per_s: Optional[float] = No
                    f"({hours / gpus:,.1f} h wall on {gpus} GPU(s)); a forwarded row = prompt + gen_length tokens, "
                    "no prefix cache, batches full")
     else:
-        out.append("GPU-hours: give --tokens-per-s (forwarded tokens per second of one GPU at your batch size, "
-                   "e.g. from benchmarks/bench_prefix_cache.py --llada-shape on that GPU)")
+        out.append("GPU-hours: give --tokens-per-s (forwarded tokens per second of one GPU at your batch size: "
+                   "NFE/s x batch x (prompt + gen_length) from python -m benchmarks.bench_gpu_native on that GPU, "
+                   "which runs LLaDA-8B's shape)")
     return "\n".join(out)
 
 
