@@ -16,7 +16,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog("python -m sweeps.run"),
         description="Run (or resume) the sweep described by a YAML spec: a grid over models,\n"
-                    "tasks, samplers, sampler parameters and seeds (format: sweeps/spec.py).",
+                    "tasks, samplers, sampler parameters and seeds (format: sweeps/engine/spec.py).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", help="YAML spec file, e.g. sweeps/specs/example.yaml")
     add_run_args(p, default_out="runs/<spec name>")

@@ -187,3 +187,25 @@ def test_imports_walk_down_the_layout_table():
             if not m.startswith("benchmarks") and (d.startswith("benchmarks") or d == "workers.testing"):
                 bad.append((m, d))
     assert bad == []
+
+
+# ---- the README's two set-up commands, and CI ----------------------------------------------------
+def _readme_bash_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    setup = text[text.index("## Set up"):text.index("\n## ", text.index("## Set up") + 1)]
+    return [b.split("```", 1)[0].strip() for b in setup.split("```bash\n")[1:]]
+
+
+def test_the_test_command_gets_a_venv_of_its_own_and_ci_runs_it():
+    """A "fresh" test environment is not the main job's ``.venv``; ``.ci/run`` (what CI runs) makes
+    the same venv, installs the same thing and runs the same pytest."""
+    main_job, tests = _readme_bash_blocks()[:2]
+    venv = lambda cmd: cmd.split("python3 -m venv ")[1].split()[0]  # noqa: E731
+    assert venv(main_job) != venv(tests) and "pytest" in tests
+    steps = [s.strip() for s in tests.split("&&")]
+    ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert steps[0] in ci and steps[1] in ci                       # the venv, activated
+    install = steps[2].replace("pip install ", "pip install -q ")
+    assert install in ci
+    assert any(ln.startswith(steps[3]) for ln in ci)                # python -m pytest -q [...]
+    assert f"{venv(tests)}/" in (ROOT / ".gitignore").read_text().split()

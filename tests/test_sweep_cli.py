@@ -1,4 +1,4 @@
-"""Entry points (sweeps/cli.py): every script runs as ``python sweeps/X.py`` with the package
+"""Entry points (sweeps/engine/cli.py): every script runs as ``python sweeps/X.py`` with the package
 importable and no ``sys.path`` edit of its own, each has a console script in pyproject.toml, and
 all share one helper's error lines and exit statuses (0 done, 1 incomplete, 2 bad input, 130, 143)."""
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sweeps.engine.spec import SpecError
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(p for p in (ROOT / "sweeps").glob("*.py") if 'if __name__ == "__main__"' in p.read_text())
 CONSOLE = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-# Still carry the old sys.path line until their owners adopt sweeps.cli.entry.
+# Still carry the old sys.path line until their owners adopt sweeps.engine.cli.entry.
 PENDING: set[str] = set()
 
 

@@ -1,6 +1,6 @@
 """sweeps/reproduce.py: every paper table's spec(s) validate and run end to end with --smoke on the
 tiny model (in-process; one table through Ray), writing the paper-vs-measured comparison; and the
---dry-run cost estimate (sweeps/dry_run.py) counts jobs, forwards and rows exactly."""
+--dry-run cost estimate (sweeps/engine/dry_run.py) counts jobs, forwards and rows exactly."""
 from __future__ import annotations
 
 import math

@@ -45,7 +45,7 @@ def add_run_args(p: argparse.ArgumentParser, default_out: str) -> None:
     g.add_argument("--force-lock", action="store_true",
                    help="run even if another driver holds DIR's lock (several drivers on shared "
                         "storage on purpose, or a lock whose owner is known to be gone)")
-    # cost before launch (sweeps/dry_run.py)
+    # cost before launch (sweeps/engine/dry_run.py)
     g.add_argument("--dry-run", action="store_true",
                    help="print jobs, forwards, rows and GPU-hours the sweep implies; run nothing")
     g.add_argument("--tokens-per-s", type=float, default=None, metavar="X",

@@ -47,5 +47,5 @@ def run_grid(args: argparse.Namespace, samplers: list[SamplerSpec],
     return status
 
 
-# The grid scripts' ``main = main_for(_main)``: the one CLI helper, ``sweeps.cli.entry``.
+# The grid scripts' ``main = main_for(_main)``: the one CLI helper, ``sweeps.engine.cli.entry``.
 main_for = entry
