@@ -72,3 +72,18 @@ def test_jobs_done_counts_only_the_asked_ids_in_sound_shards(tmp_path):
     SweepDir(str(tmp_path / "sweep")).write(table)   # a result file as the workers write it
     ids = table["job_id"].to_pylist()
     assert jobs_done(ids[:4] + ["not-a-job"], str(tmp_path / "sweep")) == 4
+
+
+def test_a_dry_run_over_a_started_sweep_says_what_is_left(monkeypatch, tmp_path):
+    from sweeps.engine import cli
+    from sweeps.engine.spec import SamplerSpec, SweepSpec, TaskSpec, expand
+
+    spec = SweepSpec(name="dry", models=["tiny"], tasks=[TaskSpec("countdown", limit=2, gen_length=32, block_length=8)],
+                     samplers=[SamplerSpec("confidence")], samples=3)
+    assert cli.remaining_note(spec, str(tmp_path)) is None                 # nothing there yet
+    assert cli.remaining_note(spec, "s3://bucket/sweep") is None           # offline: no store is asked
+    total = expand(spec, None, check_models=False).total
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / ("shard-" + "0" * 32 + ".parquet")).write_bytes(b"")  # listed, holds nothing sound
+    monkeypatch.setattr(cli, "jobs_done", lambda ids, out: 2)
+    assert cli.remaining_note(spec, str(tmp_path)) == f"already in {tmp_path}: 2 of {total} jobs; a run would do the other {total - 2}"

@@ -131,9 +131,12 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
 
 def remaining_note(spec: SweepSpec, out: str) -> Optional[str]:
     """For a dry run over a directory that already holds results: how much a run would still do.
-    None when there is nothing there (or the spec cannot be expanded without its data)."""
+    None when there is nothing there (or the spec cannot be expanded without its data).  Local
+    directories only: a dry run stays offline (no object-store credentials or round trips)."""
     from workers.shards import SweepDir
 
+    if "://" in out and not out.startswith("file://"):
+        return None
     try:
         if not SweepDir(out).list_shards():
             return None

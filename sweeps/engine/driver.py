@@ -196,6 +196,7 @@ class _Run:
                  speculate_after: Optional[float], log: Callable[[str], None],
                  status: Optional[StatusWriter] = None) -> None:
         import ray
+
         from workers.actor import SweepWorker
 
         self.plan, self.d, self.summary, self.log, self.version = plan, d, summary, log, version
