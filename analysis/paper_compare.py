@@ -270,9 +270,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     import argparse
     import sys
 
+    from workers.progname import prog  # stdlib only, like every import here
+
     from .load import load_samples
 
-    p = argparse.ArgumentParser(prog="python -m analysis.paper_compare",
+    p = argparse.ArgumentParser(prog=prog("python -m analysis.paper_compare"),
                                 description="Published numbers (analysis/data/published.csv) beside a sweep's.")
     p.add_argument("sweep_dir")
     p.add_argument("--table", default=None, help="only this table, e.g. 000-table2")

@@ -33,7 +33,7 @@ from .diversity import diversity_sample, distinct_from_counts, similarity_from_s
 from .frontier import frontier_from_counts
 from .load import SweepDataError, SweepDataWarning, find_shards, load_samples, resolve_path
 from .passk import estimate_pass_at_k, k_grid
-from .strata import strata_split
+from .strata import check_reference, strata_split
 
 __all__ = ["write_report", "main", "REPORT_DIRNAME"]
 
@@ -808,7 +808,9 @@ def _compare_at_arg(text: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m analysis.report DIR [--out OUT] [--reference DIR] [--rater SAMPLER] [--k K]``."""
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.splitlines()[0])
+    from workers.progname import prog  # stdlib only, like every import here
+
+    parser = argparse.ArgumentParser(prog=prog("python -m analysis.report"), description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", help="sweep directory or filesystem URI holding the Parquet shards")
     parser.add_argument("--out", help="output directory (default: SWEEP_DIR/report)")
     parser.add_argument("--reference", help="difficulty tiers from another sweep's shards (a directory / URI); "
@@ -825,6 +827,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "needed when an --extend changed a configuration's settings)")
     args = parser.parse_args(argv)
     try:
+        for ref in (args.reference, args.rater):  # a typo must not fall back to the labels or the default
+            if ref is not None:
+                check_reference(load_samples(args.sweep_dir), ref)
         out = write_report(args.sweep_dir, args.out, reference=args.reference, rater=args.rater, k=args.k,
                            compare_at=args.compare_at, n_boot=args.n_boot, dedupe=not args.no_dedupe,
                            settings=args.settings)

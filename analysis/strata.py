@@ -36,6 +36,7 @@ never ran (on its tier seeds) are ``unrated``.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -86,6 +87,23 @@ def _is_external(reference: Any) -> bool:
     return isinstance(reference, str) and ("/" in reference or os.sep in reference or Path(reference).is_dir())
 
 
+def check_reference(samples: pl.LazyFrame, reference: Any) -> None:
+    """A reference that cannot be what it names is an error, even where task labels would win
+    (a typo must not pass silently): a local reference sweep that does not exist, or a sampler
+    name this sweep does not have.  URIs are checked when they are read."""
+    if reference is None or isinstance(reference, (pl.DataFrame, pl.LazyFrame, Mapping)):
+        return
+    text = str(reference)
+    if _is_external(reference):
+        if "://" not in text and not Path(text).expanduser().exists():
+            raise SweepDataError(f"reference sweep {text!r} does not exist")
+        return
+    have = samples.select(pl.col("sampler").unique()).collect()["sampler"].to_list()
+    if text not in have:
+        raise SweepDataError(f"the reference sampler={text} has no samples in this sweep (its samplers: "
+                             f"{', '.join(sorted(have))}); a reference sweep is given as a directory")
+
+
 def _default_sampler(lf: pl.LazyFrame) -> str:
     n = lf.group_by("sampler").len().collect()
     if n.height == 0:
@@ -122,6 +140,7 @@ def strata_split(samples, reference: Any = None, difficulty: str = "difficulty",
     names = lf.collect_schema().names()
     require_columns(names, ("sampler", "problem_id", "correct"), "difficulty tiers")
     problems = problem_key(names)
+    check_reference(lf, reference)
     if _has_labels(lf, names, difficulty):
         tiers = (lf.group_by(problems)
                  .agg(tier=pl.col(difficulty).drop_nulls().first().cast(pl.String).fill_null("unlabelled"))
@@ -299,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = stratified_pass_at_k(args.sweep, args.k, reference=args.reference,
                                      reference_sampler=args.reference_sampler, n_boot=1000)
     except (SweepDataError, FileNotFoundError) as e:
-        print(f"error: {str(e).splitlines()[0]}")
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2
     print(f"tiers: {split.source}")
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, float_precision=3):

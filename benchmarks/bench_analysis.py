@@ -1,7 +1,7 @@
 """Benchmark the analysis on a large synthetic sweep (target: 10M rows, report ≤ 30 s, ≤ 4 GB).
 
-    python benchmarks/bench_analysis.py                 # 10 million rows in a temporary directory
-    python benchmarks/bench_analysis.py --rows 1e6 --out /tmp/sweep --keep
+    python -m benchmarks.bench_analysis                 # 10 million rows in a temporary directory
+    python -m benchmarks.bench_analysis --rows 1e6 --out /tmp/sweep --keep
 
 Steps: write the shards (not timed against the target), then, each in a fresh process so that
 peak RSS (``resource.getrusage``) belongs to that step alone: the full report

@@ -1,8 +1,8 @@
 """Native LLaDA at LLaDA-8B's shape on a GPU: tokens/s per sampler × cache × batch.
 
-    python benchmarks/bench_gpu_native.py                      # GPU: LLaDA-8B shape, random bf16 weights
-    python benchmarks/bench_gpu_native.py --small --device cpu # the scaled-down shape the tests run
-    python benchmarks/bench_gpu_native.py --json prices.json   # also write the cells for --dry-run
+    python -m benchmarks.bench_gpu_native                      # GPU: LLaDA-8B shape, random bf16 weights
+    python -m benchmarks.bench_gpu_native --small --device cpu # the scaled-down shape the tests run
+    python -m benchmarks.bench_gpu_native --json prices.json   # also write the cells for --dry-run
     python sweeps/reproduce.py 000-table2 --dry-run --throughput-from prices.json
 
 ``--json FILE`` writes one record per cell: model shape, sampler, cache, batch, dtype, device,
@@ -21,12 +21,7 @@ cache on a random model says little about a trained one.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import torch
 

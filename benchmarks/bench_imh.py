@@ -3,7 +3,7 @@
 On CPU the candidate forward costs roughly (T+1)× rows, so expect ≈ proportional time; on a GPU
 000 claims near-free lookahead for small T (rows ride in the same kernel launch).
 
-    python benchmarks/bench_imh.py [--model tiny] [--batch 16] [--gen-length 32]
+    python -m benchmarks.bench_imh [--model tiny] [--batch 16] [--gen-length 32]
 """
 from __future__ import annotations
 

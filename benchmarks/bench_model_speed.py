@@ -1,6 +1,6 @@
 """Sampling speed of several checkpoints, measured side by side in one process.
 
-    python benchmarks/bench_model_speed.py --models tiny,runs/tiny-4-layers
+    python -m benchmarks.bench_model_speed --models tiny,runs/tiny-4-layers
 
 The unit is the speed figure of ``sweeps/tiny_quality.py``: one batch of test prompts
 decoded one token per step by greedy confidence at each task's default gen_length.  On a shared
@@ -11,18 +11,13 @@ to read: both sides of it saw the same machine.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Optional, Sequence
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import torch
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python benchmarks/bench_model_speed.py", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_model_speed", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="tiny",
                    help="comma-separated presets or checkpoint dirs; ratios are against the first")

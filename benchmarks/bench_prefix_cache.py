@@ -1,10 +1,10 @@
 """Prefix KV cache and Fast-dLLM's dual cache: throughput with and without, and how often they
 change the tokens.
 
-    python benchmarks/bench_prefix_cache.py                      # committed tiny model, CPU (prefix only)
-    python benchmarks/bench_prefix_cache.py --native llada --caches prefix,dual   # native LLaDA, small random
-    python benchmarks/bench_prefix_cache.py --native dream --caches prefix,dual   # native Dream, small random
-    python benchmarks/bench_prefix_cache.py --model /path/to/LLaDA-8B-Instruct --caches prefix,dual \\
+    python -m benchmarks.bench_prefix_cache                      # committed tiny model, CPU (prefix only)
+    python -m benchmarks.bench_prefix_cache --native llada --caches prefix,dual   # native LLaDA, small random
+    python -m benchmarks.bench_prefix_cache --native dream --caches prefix,dual   # native Dream, small random
+    python -m benchmarks.bench_prefix_cache --model /path/to/LLaDA-8B-Instruct --caches prefix,dual \\
         --device cuda --batches 1,8,32 --gen-length 256 --block-length 32         # a real checkpoint
 
 For each sampler (``confidence``, ``imh`` with T = 4), batch size and cache: NFE/s (denoiser steps
@@ -19,12 +19,7 @@ agreement a pessimistic figure; a trained checkpoint (``--model``) is the one to
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import torch
 

@@ -16,23 +16,17 @@ scan's cost is its requests, not its bytes; job_id-only pays off as shards grow 
 latency is far below real S3's (~10-30 ms per request from EC2 in-region, so expect several times
 slower there at the same concurrency; the scan's thread count is the knob).
 
-    python benchmarks/bench_s3_resume.py                 # 100,000 jobs; ~2-4 minutes on 2 cores
-    python benchmarks/bench_s3_resume.py --jobs 20000
+    python -m benchmarks.bench_s3_resume                 # 100,000 jobs; ~2-4 minutes on 2 cores
+    python -m benchmarks.bench_s3_resume --jobs 20000
 """
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # the checkout, not benchmarks/
-sys.path.insert(1, str(ROOT / "tests"))
-
-import s3_server  # noqa: E402  (the tests' loopback S3 server helper)
+from workers import testing as s3_server  # the loopback S3 server the tests use too
 
 s3_server.configure_env()  # AWS_ENDPOINT_URL -> loopback, dummy credentials: never real AWS
 
@@ -112,8 +106,7 @@ def main() -> None:
         print(f"  rerun of the finished sweep (expand + lock + scan + plan + status + final check): "
               f"{dt:.1f} s", flush=True)
     finally:
-        server.proc.terminate()
-        server.proc.wait(timeout=10)
+        server.stop()
 
 
 if __name__ == "__main__":

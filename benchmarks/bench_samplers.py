@@ -5,7 +5,7 @@ embedded tiny model) is timed inside ``logits``; everything else in ``generate``
 per-sample random streams, the rule itself, bookkeeping — is overhead.  Target: ≤ 10%
 for the one-token and threshold samplers.
 
-    python benchmarks/bench_samplers.py [--batch 32] [--gen-length 64] [--block-length 16]
+    python -m benchmarks.bench_samplers [--batch 32] [--gen-length 64] [--block-length 16]
 """
 from __future__ import annotations
 

@@ -9,8 +9,8 @@
 2. Resume: a finished sweep of >= 10,000 jobs (synthetic shards), rerun: expand + scan (full page
    checksum verification) + plan, no Ray needed.  Target: <= 10 s.
 
-    python benchmarks/bench_sweep.py                 # ~3 minutes on 2 cores
-    python benchmarks/bench_sweep.py --batches 8 --resume-jobs 10240
+    python -m benchmarks.bench_sweep                 # ~3 minutes on 2 cores
+    python -m benchmarks.bench_sweep --batches 8 --resume-jobs 10240
 """
 from __future__ import annotations
 
@@ -18,12 +18,9 @@ import argparse
 import multiprocessing as mp
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the checkout, not benchmarks/
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 _RAY_TMP = None

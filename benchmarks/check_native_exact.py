@@ -1,8 +1,8 @@
 """Native LLaDA / Dream / WeDLM vs the published modelling code: logits (fp32) and forward time.
 
-    python benchmarks/check_native_exact.py --family llada --code DIR [--d-model 256 --layers 4]
-    python benchmarks/check_native_exact.py --family dream --code DIR
-    python benchmarks/check_native_exact.py --family wedlm --code DIR
+    python -m benchmarks.check_native_exact --family llada --code DIR [--d-model 256 --layers 4]
+    python -m benchmarks.check_native_exact --family dream --code DIR
+    python -m benchmarks.check_native_exact --family wedlm --code DIR
 
 ``DIR`` holds the published files (LLaDA: configuration_llada.py, modeling_llada.py (imports
 einops); Dream: configuration_dream.py, modeling_dream.py, generation_utils.py; WeDLM:
@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import torch
 
@@ -39,7 +37,11 @@ def import_published(code: Path, scratch: Path, module: str):
     if not pkg.is_dir():
         shutil.copytree(code, pkg, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
         (pkg / "__init__.py").write_text("")
-        sys.path.insert(0, str(scratch))
+    if "published_code" not in sys.modules:  # the package from its folder, no search-path edit
+        spec = importlib.util.spec_from_file_location("published_code", pkg / "__init__.py",
+                                                      submodule_search_locations=[str(pkg)])
+        sys.modules["published_code"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["published_code"])
     return importlib.import_module(f"published_code.{module}")
 
 

@@ -17,8 +17,9 @@ import argparse
 from pathlib import Path
 from typing import Optional, Sequence
 
-from sweeps.engine.cli import EPILOG, add_run_args, check_args, execute, main_guard
+from sweeps.engine.cli import EPILOG, add_run_args, check_args, execute, jobs_done, main_guard
 from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
+from workers.progname import prog
 
 ONE_TOKEN = ("random", "confidence", "entropy", "max_prob")  # margin: --samplers ...,margin
 # The default grid spends its budget where the tiny model's frontier bends on countdown's easy
@@ -72,7 +73,7 @@ def _count(name: str, value: Optional[int], default: int) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python sweeps/pareto.py",
+        prog=prog("python sweeps/pareto.py"),
         description="Sweep one-token samplers (default: random, confidence, entropy, max_prob)\n"
                     "over temperatures and IMH over alpha beside its base rule max_prob, with many\n"
                     "samples per problem; then plot Pass@1 against Pass@k (the Pareto frontier) and\n"
@@ -104,7 +105,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--block-length", type=int, default=None, help="default: each task's own")
     g.add_argument("--name", default="pareto", help="sweep name (part of every job id)")
     g.add_argument("--no-estimate", action="store_true",
-                   help="skip the time estimate (a few seconds of timed decoding before the sweep)")
+                   help="skip the time estimate (a few seconds of timed decoding before the sweep; "
+                        "never with --dry-run, which only counts)")
     add_run_args(p, default_out="runs/pareto")
     return p
 
@@ -207,6 +209,20 @@ def _local_run(args: argparse.Namespace) -> bool:
     return bool(preset.local) if preset is not None else Path(args.model).expanduser().is_dir()
 
 
+def estimate_line(total: int, left: int, secs: float, workers: int, load: float, cores: int) -> str:
+    """The line printed before a run: the time for the ``left`` samples not yet in the shards,
+    and how far to trust it (it was measured now, on a machine that may be busy)."""
+    if left == 0:
+        return f"estimate: 0 of {total} samples left (all are in the shards): nothing to decode"
+    when = f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.1f} min"
+    line = (f"estimate: {left} of {total} samples left, about {when} on {workers} worker(s) here "
+            f"({left / max(secs, 1e-9):.1f} samples/s from one batch of 8 per configuration decoded just now)")
+    if load > 0.5 * cores:
+        line += (f"; measured under load (load average {load:.1f} on {cores} cores): other work shares "
+                 "these cores, so expect longer")
+    return line + "; the progress line re-estimates as the sweep goes"
+
+
 def _main(argv: Optional[Sequence[str]]) -> int:
     import os
 
@@ -215,6 +231,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         args.out = "runs/pareto-smoke"
     spec = build_spec(args)
     check_args(args)
+    if args.dry_run:  # the cost from counts (sweeps/engine/dry_run.py): no model, no decoding, no data needed
+        return execute(spec, args)
     from sweeps.engine.spec import expand
 
     plan = expand(spec, None, check_models=True)
@@ -222,11 +240,10 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         print(line, flush=True)
     if not args.no_estimate and _local_run(args):
         workers = args.workers or os.cpu_count() or 1
-        secs = estimate(spec, workers)
-        when = f"{secs:.0f} s" if secs < 90 else f"{secs / 60:.1f} min"
-        print(f"estimate: {plan.total} samples in about {when} on {workers} worker(s) here "
-              f"({plan.total / max(secs, 1e-9):.1f} samples/s, from one batch of 8 per configuration "
-              f"decoded just now; a busy machine gives a longer estimate and run)", flush=True)
+        left = plan.total - jobs_done(plan.job_ids(), args.out)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        secs = estimate(spec, workers) * left / plan.total if left else 0.0  # nothing to time when done
+        print(estimate_line(plan.total, left, secs, workers, load, os.cpu_count() or 1), flush=True)
     status = execute(spec, args)
     if not args.no_report:
         print_results(args.out)

@@ -24,6 +24,7 @@ from typing import Callable, Optional, Sequence
 
 from sweeps.engine.cli import EPILOG, add_run_args, execute, main_guard, shrink
 from sweeps.engine.spec import SpecError, SweepSpec, load_spec
+from workers.progname import prog
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs" / "papers"
 SMOKE_MODEL = "tiny"
@@ -129,7 +130,7 @@ def translator(subst: dict) -> Callable[[str, dict], Optional[tuple[str, dict]]]
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python sweeps/reproduce.py",
+        prog=prog("python sweeps/reproduce.py"),
         description="Run a paper table's sweep spec(s) and compare with the published numbers.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", nargs="?", help="table id, e.g. 000-table2 (see --list)")
@@ -137,7 +138,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None,
                    help="comma-separated models replacing the spec's (preset, local dir or hub id)")
     p.add_argument("--drop-task", action="append", default=[], metavar="NAME",
-                   help="leave a task out (e.g. sudoku before it is registered); repeatable")
+                   help="leave a task of the table's spec(s) out, e.g. sudoku; repeatable")
     p.add_argument("--in-process", action="store_true",
                    help="run the batches in this process, one after another, without Ray (small runs, tests)")
     add_run_args(p, default_out="runs/<table>")
@@ -170,6 +171,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             print(f"{t}: {', '.join(str(p.relative_to(SPEC_DIR.parent.parent.parent)) for p in table_specs(t))}")
         return 0
     paths = table_specs(args.table)
+    names = {t.name for path in paths for t in load_spec(path).tasks}
+    unknown = sorted(set(args.drop_task) - names)
+    if unknown:
+        raise SpecError(f"--drop-task {unknown[0]}: table {args.table} has no task {unknown[0]!r} "
+                        f"(its tasks: {', '.join(sorted(names))})")
     specs: list[SweepSpec] = []
     subst: dict = {}
     stand_ins: dict[str, str] = {}     # spec model -> the smoke run's model

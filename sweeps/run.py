@@ -9,13 +9,14 @@ from typing import Optional, Sequence
 
 from sweeps.engine.cli import EPILOG, add_run_args, execute, main_guard, shrink
 from sweeps.engine.spec import load_spec
+from workers.progname import prog
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m sweeps.run",
+        prog=prog("python -m sweeps.run"),
         description="Run (or resume) the sweep described by a YAML spec: a grid over models,\n"
-                    "tasks, samplers, sampler parameters and seeds (format: sweeps/spec.py).",
+                    "tasks, samplers, sampler parameters and seeds (format: sweeps/engine/spec.py).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("spec", help="YAML spec file, e.g. sweeps/specs/example.yaml")
     add_run_args(p, default_out="runs/<spec name>")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from sweeps.engine.cli import entry
+from workers.progname import prog
 
 PARALLEL = float("1e9")  # λ of "k tokens per step": every position qualifies, k_max bounds the count
 
@@ -44,7 +45,7 @@ def configs(gen_length: int, lam: float) -> list[tuple[str, str, dict[str, Any],
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python sweeps/sudoku_order.py", description=__doc__.splitlines()[0],
+    p = argparse.ArgumentParser(prog=prog("python sweeps/sudoku_order.py"), description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default="tiny-sudoku", help="model for the sudoku task")
     p.add_argument("--text-model", default="tiny", help="model for the text task (arith); '' to skip")

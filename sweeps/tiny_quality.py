@@ -23,6 +23,7 @@ import torch
 
 from analysis.passk import estimate_pass_at_k
 from sweeps.engine.cli import entry
+from workers.progname import prog
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -33,7 +34,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python sweeps/tiny_quality.py",
+        prog=prog("python sweeps/tiny_quality.py"),
         description="Quality (Pass@1 / Pass@k per task and tier) and sampling speed of a model.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

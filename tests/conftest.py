@@ -5,7 +5,7 @@ a small machine).  Ray's temp dir is private to this run (``RAY_TMPDIR``), so no
 attaches to — or advertises itself to — any other Ray on the machine; subprocesses inherit it.
 ``small_model_dir``: an untrained, very small tiny-model checkpoint (fast; for plumbing tests).
 ``s3_server``: a local S3 API (moto) on loopback; the AWS variables point there for the whole
-session, set before any Ray starts so Ray workers inherit them (tests/s3_server.py).
+session, set before any Ray starts so Ray workers inherit them (workers/testing.py).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import tempfile
 
 import pytest
 
-import s3_server as _s3
+from workers import testing as _s3
 
 _s3.configure_env()  # before any Ray starts: its workers inherit the loopback endpoint
 _RAY_TMP = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # short: Ray's socket paths are length-limited
@@ -45,7 +45,13 @@ def ray_address(ray_session) -> str:
 @pytest.fixture(scope="session")
 def s3_server():
     """moto's S3 server on 127.0.0.1 (skips without moto[server]); ``.bucket()`` makes a bucket."""
-    yield from _s3.serve()
+    pytest.importorskip("moto.server", reason="moto[server] (the test extra) is not installed")
+    pytest.importorskip("boto3", reason="boto3 is not installed")
+    server = _s3.start(os.environ["AWS_ENDPOINT_URL"])
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""sweeps/grid_script.py: the small experiment scripts' smoke runs go through the one smoke helper
-(sweeps.cli.shrink): few problems and seeds, their own name and output directory."""
+"""sweeps/engine/grid_script.py: the small experiment scripts' smoke runs go through the one smoke helper
+(sweeps.engine.cli.shrink): few problems and seeds, their own name and output directory."""
 from __future__ import annotations
 
 from sweeps.engine import grid_script

@@ -101,6 +101,11 @@ def test_status_file_is_rewritten_whole_and_printed(tmp_path):
     assert "probably killed" in st.describe(stale)
     out = subprocess.run([sys.executable, "-m", "sweeps.status", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 0 and "40/100 done" in out.stdout
+    # bad input is status 2 and one line, as for every script
     missing = subprocess.run([sys.executable, "-m", "sweeps.status", str(tmp_path / "nope")],
                              capture_output=True, text=True)
-    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "no status file" in missing.stderr
+    assert missing.returncode == 2 and missing.stderr == f"error: no sweep directory {tmp_path / 'nope'}\n"
+    (tmp_path / "empty").mkdir()
+    empty = subprocess.run([sys.executable, "-m", "sweeps.status", str(tmp_path / "empty")],
+                           capture_output=True, text=True)
+    assert empty.returncode == 2 and empty.stderr.count("\n") == 1 and "no status file" in empty.stderr

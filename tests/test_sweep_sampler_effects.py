@@ -33,3 +33,20 @@ def test_pairs_are_only_formed_at_the_same_temperature():
     probs = {f"p{i}": 0.5 for i in range(10)}
     data = pl.DataFrame(rows("random", probs, 4, tau=0.5) + rows("confidence", probs, 4, tau=1.0)).lazy()
     assert effects(data, ["random", "confidence"], k=2).height == 0
+
+
+def test_by_default_every_sampler_takes_part_and_imh_stands_at_one_over_alpha():
+    """IMH rows carry α, not τ: IMH at α = 2 is compared with max_prob at τ = 0.5 (000 §4.3)."""
+    probs = {f"p{i}": 0.5 for i in range(10)}
+    imh = [{**r, "temperature": None, "alpha": 2.0} for r in rows("imh", probs, 4, seed=2)]
+    plain = rows("max_prob", probs, 4, tau=0.5) + rows("confidence", probs, 4, tau=1.0)
+    data = pl.DataFrame([{**r, "alpha": None} for r in plain] + imh,
+                        schema_overrides={"temperature": pl.Float64, "alpha": pl.Float64}).lazy()
+    t = effects(data, None, k=2, n_boot=100)
+    assert set(zip(t["temperature"], t["a"], t["b"])) == {(0.5, "imh", "max_prob")}
+    assert set(t["problems"]) == {10}
+
+
+def test_samplers_that_ran_different_tasks_are_not_paired():
+    data = pl.DataFrame(rows("random", {"p1": 0.5}, 4) + [{**r, "task": "u"} for r in rows("confidence", {"p2": 0.5}, 4)]).lazy()
+    assert effects(data, None, k=2, n_boot=50).height == 0

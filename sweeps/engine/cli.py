@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from sweeps.engine.driver import INJECT_ENV, Summary, SweepError, Terminated, handle_sigterm, run_sweep
 from sweeps.engine.spec import SpecError, SweepSpec
@@ -51,7 +51,7 @@ def add_run_args(p: argparse.ArgumentParser, default_out: str) -> None:
     g.add_argument("--extend", action="store_true",
                    help="resume DIR although its settings fingerprint differs: add the new "
                         "configurations; rows made under other settings are kept, not counted")
-    # cost before launch (sweeps/dry_run.py)
+    # cost before launch (sweeps/engine/dry_run.py)
     g.add_argument("--dry-run", action="store_true",
                    help="print jobs, forwards, rows and GPU-hours the sweep implies; run nothing")
     g.add_argument("--tokens-per-s", type=float, default=None, metavar="X",
@@ -107,6 +107,17 @@ def check_out(out: str) -> None:
         raise SpecError(f"--out {out!r}: cannot write under {probe} ({e.strerror or type(e).__name__})") from None
 
 
+def jobs_done(job_ids: Iterable[str], out: str) -> int:
+    """How many of ``job_ids`` the result shards under ``out`` already hold (0 where no sweep
+    ran yet).  Reads only the shards' job_id columns, as the driver's resume scan does."""
+    from workers.shards import SweepDir
+
+    try:
+        return len(SweepDir(out).scan(full=False).ids & set(job_ids))
+    except (OSError, ValueError):  # nothing there yet, or not readable: the driver will say so
+        return 0
+
+
 def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
     """Run a spec with the shared options; prints the summary; returns the exit status."""
     check_args(args)
@@ -115,6 +126,9 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
 
         cells = load_throughput(args.throughput_from) if getattr(args, "throughput_from", None) else None
         print(format_estimate([estimate(spec, args.nfe_from)], args.tokens_per_s, throughput=cells))
+        left = remaining_note(spec, args.out)
+        if left:
+            print(left)
         return 0
     inject = json.loads(os.environ[INJECT_ENV]) if os.environ.get(INJECT_ENV) else None
     s = run_sweep(spec, args.out, address=args.address, workers=args.workers, device=args.device,
@@ -123,6 +137,26 @@ def execute(spec: SweepSpec, args: argparse.Namespace) -> int:
                   force_lock=getattr(args, "force_lock", False), extend=getattr(args, "extend", False))
     print_summary(s)
     return 0 if s.complete else 1
+
+
+def remaining_note(spec: SweepSpec, out: str) -> Optional[str]:
+    """For a dry run over a directory that already holds results: how much a run would still do.
+    None when there is nothing there (or the spec cannot be expanded without its data).  Local
+    directories only: a dry run stays offline (no object-store credentials or round trips)."""
+    from workers.shards import SweepDir
+
+    if "://" in out and not out.startswith("file://"):
+        return None
+    try:
+        if not SweepDir(out).list_shards():
+            return None
+        from sweeps.engine.spec import expand
+
+        plan = expand(spec, None, check_models=False)
+    except (OSError, ValueError):
+        return None
+    done = jobs_done(plan.job_ids(), out)
+    return f"already in {out}: {done} of {plan.total} jobs; a run would do the other {plan.total - done}"
 
 
 def print_summary(s: Summary) -> None:
@@ -155,6 +189,7 @@ def main_guard(fn: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequ
     stopped, finished shards kept) so a scheduler's kill loses no finished work: 143, Ctrl-C 130.
     """
     handle_sigterm()
+    restore_sigint()
     try:
         return fn(argv)
     except SweepError as e:
@@ -169,6 +204,20 @@ def main_guard(fn: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequ
     except KeyboardInterrupt:
         print("interrupted: finished jobs are kept; rerun the same command to resume", file=sys.stderr)
         return 130
+
+
+def restore_sigint() -> None:
+    """Let SIGINT (Ctrl-C, ``kill -INT``) interrupt even when the process started with it ignored.
+
+    A non-interactive shell starts ``cmd &`` with SIGINT ignored (POSIX), and Python then leaves
+    it ignored: ``kill -INT`` would do nothing and the sweep would run to the end.  A sweep's
+    documented answer to SIGINT is to stop cleanly with status 130, so a script restores it."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def entry(fn: Callable[[Optional[Sequence[str]]], int]) -> Callable[..., int]:

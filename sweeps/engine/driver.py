@@ -24,7 +24,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import collections
@@ -38,6 +37,7 @@ from typing import Any, Callable, Optional
 from sweeps.engine import pool
 from sweeps.engine.identity import FINGERPRINT_FILE, ResumeRefused, check_resume
 from sweeps.engine.metrics import ProgressMetrics
+from sweeps.engine.progress import progress_bar
 from sweeps.engine.spec import Plan, SpecError, SweepSpec, expand
 from sweeps.engine.status import DriverLock, LockedError, StatusWriter
 from workers.jobs import JobBatch
@@ -157,11 +157,25 @@ def connect(address: Optional[str], log: Callable[[str], None]) -> tuple[bool, O
         return False, None
     address = address or os.environ.get("RAY_ADDRESS") or None
     kw: dict[str, Any] = dict(logging_level=logging.WARNING, log_to_driver=True)
-    if address:
-        ctx = ray.init(address=address, **kw)
-    else:  # "local": never attach to some other cluster recorded on this machine
+    if not address:  # "local": never attach to some other cluster recorded on this machine
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ctx = ray.init(address="local", **kw)
+    try:
+        ctx = ray.init(address=address or "local", **kw)
+    except SystemExit as e:
+        # ray.init's first act is a SIGTERM handler of its own, ``sys.exit(signum)``: a SIGTERM
+        # during start-up would end the process with status 15 and no word.  Unwind as ours.
+        ray.shutdown()  # whatever part of a private Ray had started
+        if e.code == signal.SIGTERM:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once, as _on_sigterm does
+            raise Terminated() from None
+        raise
+    except KeyboardInterrupt:  # Ctrl-C while Ray starts: nothing of it left behind
+        ray.shutdown()
+        raise
+    except Exception as e:  # e.g. "node timed out during startup" on an overloaded machine
+        ray.shutdown()
+        where = f"connect to Ray at {address}" if address else "start a local Ray"
+        raise SweepError(f"could not {where}: {one_line(e)}") from None
     handle_sigterm()
     url = getattr(ctx, "dashboard_url", None) or None
     if url and not url.startswith("http"):
@@ -181,7 +195,6 @@ class _Run:
                  speculate_after: Optional[float], log: Callable[[str], None],
                  status: Optional[StatusWriter] = None) -> None:
         import ray
-        from tqdm import tqdm
 
         from workers.actor import SweepWorker
 
@@ -220,12 +233,8 @@ class _Run:
         self.speculate_after = speculate_after  # seconds; default: 3x the median batch, >= 30 s
         log(f"workers: up to {n} {'GPU' if placement.gpu else 'CPU'} actor(s) ({placement.why}); "
             f"{len(todo)} batch(es) to run")
-        # Redirected to a log (not a TTY): a line every 30 s at most instead of a redraw per batch.
-        self.tty = tty = sys.stderr.isatty()
-        self.bar = tqdm(total=summary.total, initial=summary.present_before, unit="job",
-                        dynamic_ncols=tty, ncols=None if tty else 100, mininterval=0.1 if tty else 30.0,
-                        maxinterval=10.0 if tty else 30.0,  # tqdm's monitor would redraw every 10 s
-                        smoothing=0.05, disable=not progress, desc=plan.spec.name, file=sys.stderr)
+        # A bar on a terminal; redirected to a log, one plain line every 30 s (progress.py).
+        self.bar = progress_bar(summary.total, summary.present_before, plan.spec.name, enabled=progress)
 
     def _fill(self) -> None:
         """Give every live actor up to ``per_actor`` batches."""
@@ -310,8 +319,7 @@ class _Run:
                 self.load[i] -= 1
                 self.copies[batch.key] -= 1
                 self._collect(ref, i, batch)
-            if self.tty:  # keep the elapsed time ticking on a terminal; a log gets tqdm's own pace
-                self.bar.refresh()
+            self.bar.refresh()  # a terminal's elapsed time ticks; a log gets its line every 30 s
             self.tick()
 
     def tick(self, force: bool = False) -> None:

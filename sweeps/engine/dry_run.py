@@ -283,21 +283,23 @@ def format_estimate(ests: Sequence[Estimate], tokens_per_s: Optional[float] = No
                    f"({hours / gpus:,.1f} h wall on {gpus} GPU(s)); a forwarded row = prompt + gen_length tokens, "
                    "no prefix cache, batches full")
     else:
-        out.append("GPU-hours: give --tokens-per-s (forwarded tokens per second of one GPU at your batch size) "
-                   "or --throughput-from FILE (benchmarks/bench_gpu_native.py --json FILE on that GPU)")
+        out.append("GPU-hours: give --tokens-per-s (forwarded tokens per second of one GPU at your batch size: "
+                   "NFE/s x batch x (prompt + gen_length) from python -m benchmarks.bench_gpu_native on that GPU, "
+                   "which runs LLaDA-8B's shape) or --throughput-from FILE (python -m benchmarks.bench_gpu_native "
+                   "--json FILE on that GPU)")
     return "\n".join(out)
 
 
-def infill_estimate(prog: str, args: Any) -> str:
+def infill_estimate(prog: str, args: Any, tpl: Any) -> str:
     """Dry run of the in-process infilling scripts (004 §4.1): samples × configurations, each at
-    most reasoning + answer positions forwards (one token a forward; an early exit only shortens)."""
-    from sweeps.engine.infill_common import template_for
+    most reasoning + answer positions forwards (one token a forward; an early exit only shortens).
+    ``tpl`` is the script's ``Template`` (given by the caller, so that this module, which the CLI
+    helper imports, does not import the infilling scripts' helpers back)."""
     from workers.tasks import load_task
 
     n_prob, n_samp = (6, 2) if args.smoke else (args.problems, args.samples)
     if n_prob < 1 or n_samp < 1:
         raise ValueError("--problems and --samples must be >= 1")
-    tpl = template_for(args.task, args.reasoning_length, args.answer_length)
     # early_exit.py's grid: (entropy + one MED per λ) × (γ list with the γ = 0 baseline)
     configs = 1
     if hasattr(args, "gammas") and hasattr(args, "lams"):

@@ -8,11 +8,12 @@ from typing import Callable
 
 from sweeps.engine.cli import EPILOG, add_run_args, entry, execute, shrink
 from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec
+from workers import progname
 
 
 def grid_parser(prog: str, description: str, name: str, problems: int, samples: int,
                 task: str = "countdown,arith") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=description, epilog=EPILOG,
+    p = argparse.ArgumentParser(prog=progname.prog(prog), description=description, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("sweep")
     g.add_argument("--model", default="tiny", help="preset, local checkpoint dir or hub id (default: tiny)")
@@ -46,5 +47,5 @@ def run_grid(args: argparse.Namespace, samplers: list[SamplerSpec],
     return status
 
 
-# The grid scripts' ``main = main_for(_main)``: the one CLI helper, ``sweeps.cli.entry``.
+# The grid scripts' ``main = main_for(_main)``: the one CLI helper, ``sweeps.engine.cli.entry``.
 main_for = entry

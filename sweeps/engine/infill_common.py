@@ -11,6 +11,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from workers.samplers.infilling import Template
 from workers.tasks import arith
+from workers import progname
 
 # Reasoning budget and answer block per task.  arith: the layout the tiny model is trained on
 # (chains ≤ 35 characters, answers zero-padded to 2 digits; see arith.infill_completion).
@@ -72,7 +73,7 @@ def common_args(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--block-length", type=int, default=8, help="reasoning block length (default: %(default)s)")
     p.add_argument("--out", default=out, metavar="DIR", help="output directory (default: %(default)s)")
     p.add_argument("--smoke", action="store_true", help="a few problems, about a minute on 2 CPU cores")
-    # cost before launch (sweeps/dry_run.py)
+    # cost before launch (sweeps/engine/dry_run.py)
     p.add_argument("--dry-run", action="store_true", help="print samples, forwards and GPU-hours; run nothing")
     p.add_argument("--tokens-per-s", type=float, default=None, metavar="X",
                    help="dry run: forwarded tokens per second of one GPU (for GPU-hours)")
@@ -115,18 +116,18 @@ def expand(model: Any, chunk: list[Any], n_samp: int) -> tuple[list[list[int]], 
 def script_main(prog: str, doc: str, out: str, add_args: Any, run: Any,
                 argv: Optional[Sequence[str]] = None) -> int:
     """Parse the common options plus the script's own and run; bad input is one line and
-    status 2 (``sweeps.cli.main_guard``, as for every script)."""
+    status 2 (``sweeps.engine.cli.main_guard``, as for every script)."""
     from sweeps.engine.cli import main_guard
 
     def body(argv: Optional[Sequence[str]]) -> int:
-        p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = argparse.ArgumentParser(prog=progname.prog(prog), description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
         common_args(p, out)
         add_args(p)
         args = p.parse_args(argv)
         if args.dry_run:
             from sweeps.engine.dry_run import infill_estimate
 
-            print(infill_estimate(prog, args))
+            print(infill_estimate(prog, args, template_for(args.task, args.reasoning_length, args.answer_length)))
             return 0
         return int(run(args))
 

@@ -189,6 +189,10 @@ def load_spec(path: str | Path) -> SweepSpec:
     import yaml
 
     p = Path(path)
+    if p.is_dir():  # e.g. ``sweeps/specs``: name the files it holds
+        found = sorted(x.name for x in p.glob("*.y*ml"))
+        raise SpecError(f"{str(p)!r} is a directory; give one spec file in it"
+                        + (f" ({', '.join(found[:6])}{', …' if len(found) > 6 else ''})" if found else ""))
     if not p.is_file():
         raise SpecError(f"spec file {str(p)!r} does not exist")
     try:

@@ -21,15 +21,13 @@ written and read back (two drivers starting within the same second could both wi
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
 import socket
-import sys
 import time
 import uuid
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from workers.layout import LOCK, STATUS
 from workers.shards import SweepDir, storage_error
@@ -238,37 +236,3 @@ def describe(st: dict[str, Any], now: Optional[dt.datetime] = None) -> str:
     if st.get("message"):
         lines.append(f"message: {st['message']}")
     return "\n".join(lines)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m sweeps.status",
-                                description="Show the progress of a sweep (running or finished).")
-    p.add_argument("out", help="the sweep directory (local path or s3://… URI)")
-    p.add_argument("--json", action="store_true", help="print the status file as JSON")
-    p.add_argument("--scan", action="store_true",
-                   help="also count the jobs in the result shards (reads only their job ids)")
-    args = p.parse_args(argv)
-    try:
-        d = SweepDir(args.out)
-        st = read_status(d)
-        scan = d.scan(full=False) if args.scan else None
-    except OSError as e:
-        print(f"error: cannot read {args.out}: {str(e).splitlines()[0] if str(e) else e}", file=sys.stderr)
-        return 1
-    if st is None:
-        print(f"error: no status file in {args.out} (not a sweep directory, or no driver ran there yet)",
-              file=sys.stderr)
-        if scan is None:
-            return 1
-    elif args.json:
-        print(json.dumps(st, indent=1))
-    else:
-        print(describe(st))
-    if scan is not None:
-        print(f"on disk: {len(scan.ids)} job(s) in {len(scan.shard_ids)} shard(s); "
-              f"{len(scan.corrupt)} unreadable, {len(scan.strays)} stray file(s)")
-    return 0 if st is not None else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -39,6 +39,7 @@ from workers.tasks import arith
 from workers.tinymodel import CHECKPOINT_DIR
 from workers.tinymodel.model import TinyDiffusionConfig, TinyDiffusionLM, masked_diffusion_loss
 from workers.tinymodel.tokenizer import build_tokenizer
+from workers.progname import prog
 
 DEFAULT_OUT = CHECKPOINT_DIR
 TASKS = ("countdown", "arith", "sudoku")
@@ -46,7 +47,7 @@ TASKS = ("countdown", "arith", "sudoku")
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m workers.tinymodel.train",
+        prog=prog("python -m workers.tinymodel.train"),
         description="Train the tiny masked-diffusion model on the synthetic tasks (CPU-reproducible).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

@@ -1,9 +1,10 @@
-"""A real S3 API on loopback for the storage tests: moto's standalone server (``moto[server]``).
+"""A real S3 API on loopback, shared by the storage tests and ``benchmarks.bench_s3_resume``:
+moto's standalone server (``moto[server]``, the test extra).  Not used by a sweep itself.
 
-``configure_env()`` runs when conftest is imported, before any Ray starts, so every process of
-the test session (drivers, Ray workers) sees the standard AWS variables: dummy credentials and
-``AWS_ENDPOINT_URL`` pointing at 127.0.0.1 on a free port -- no test can reach real AWS.  The
-server itself starts only when a test asks for the ``s3_server`` fixture.
+``configure_env()`` runs before any Ray starts (tests/conftest.py at import, the benchmark at
+start), so every process (drivers, Ray workers) sees the standard AWS variables: dummy
+credentials and ``AWS_ENDPOINT_URL`` pointing at 127.0.0.1 on a free port -- nothing here can
+reach real AWS.  The server itself starts only on ``start()`` (the ``s3_server`` fixture).
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -59,6 +59,13 @@ class S3Server:
 
         return boto3.client("s3", endpoint_url=self.endpoint)
 
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
 
 def start(endpoint: str) -> S3Server:
     """Start ``python -m moto.server`` on the endpoint's loopback port and wait until it answers."""
@@ -75,23 +82,6 @@ def start(endpoint: str) -> S3Server:
                 proc.kill()
                 raise RuntimeError(f"moto server did not start on {endpoint}")
             time.sleep(0.1)
-
-
-def serve() -> Iterator[S3Server]:
-    """Generator body of the session fixture (skips when moto[server] is not installed)."""
-    import pytest
-
-    pytest.importorskip("moto.server", reason="moto[server] (the test extra) is not installed")
-    pytest.importorskip("boto3", reason="boto3 is not installed")
-    server = start(os.environ["AWS_ENDPOINT_URL"])
-    try:
-        yield server
-    finally:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
 
 
 class CountingFS(pafs.FileSystemHandler):

@@ -1,0 +1,4 @@
+"""Deprecated: moved to ``sweeps.engine.dry_run`` (this alias goes in the next release)."""
+from sweeps._moved import alias
+
+alias(__name__, "sweeps.engine.dry_run")
