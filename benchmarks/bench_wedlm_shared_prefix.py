@@ -1,7 +1,7 @@
 """IMH's candidate forward on WeDLM with and without the shared prefix cache: memory and time per step.
 
-    python benchmarks/bench_wedlm_shared_prefix.py                       # CPU, scaled-down random shape
-    python benchmarks/bench_wedlm_shared_prefix.py --shape 8b --device cuda --prompt 1024   # GPU, WeDLM-8B shape
+    python -m benchmarks.bench_wedlm_shared_prefix                       # CPU, scaled-down random shape
+    python -m benchmarks.bench_wedlm_shared_prefix --shape 8b --device cuda --prompt 1024   # GPU, WeDLM-8B shape
 
 One IMH step on N samples forwards N·(T + 1) candidate rows (T = 8, 000 App. B) that differ only
 in one token of the 16-position window.  Unshared: every row forwards its whole canvas (prompt +
@@ -20,12 +20,8 @@ import argparse
 import multiprocessing as mp
 import resource
 import statistics
-import sys
 import time
 from pathlib import Path
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 SHAPES = {"small": dict(hidden_size=256, intermediate_size=768, num_hidden_layers=4, num_attention_heads=8,
                         num_key_value_heads=2, head_dim=32, vocab_size=2048, mask_token_id=2000,

@@ -1,6 +1,6 @@
 """The project's WeDLM decoding vs the published decoders, token for token (prints figures).
 
-    python benchmarks/check_wedlm_decoders.py --code DIR [--prompts 20 --gen 32]
+    python -m benchmarks.check_wedlm_decoders --code DIR [--prompts 20 --gen 32]
 
 ``DIR`` is Tencent/WeDLM's ``hf_compat/`` (configuration_wedlm.py, modeling_wedlm.py), fetched by
 you; it is not part of this project.  A random WeDLM is built *with that code* (wide weights, so
@@ -23,12 +23,8 @@ saved, and loaded by the native module behind the project's adapter.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
-
-if __package__ in (None, ""):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import torch
 import torch.nn.functional as F
