@@ -126,7 +126,7 @@ def test_bad_model_args_fail_at_start_in_one_line():
 
 
 def test_console_script_dry_run_counts_the_local_task(tasks_dir, capsys):
-    from workers.lmeval.cli import main
+    from sweeps.lmeval import main
 
     rc = main(["--dry-run", "--model_args", "model=tiny,sampler=threshold,threshold=0.9,gen_length=32,block_length=8",
                "--tasks", "arith_mini", "--include_path", tasks_dir])

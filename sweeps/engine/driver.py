@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from sweeps.engine import pool
+from sweeps.engine.errors import SweepError
 from sweeps.engine.identity import FINGERPRINT_FILE, ResumeRefused, check_resume
 from sweeps.engine.metrics import ProgressMetrics
 from sweeps.engine.progress import progress_bar
@@ -49,10 +50,6 @@ INJECT_ENV = "DLLM_SWEEPS_INJECT"  # JSON fault-injection settings, for tests on
 # Batches in flight per actor: one on the device, one being graded on CPU (workers/actor.py,
 # workers/grading_pool.py), so the device never waits for the grader.
 IN_FLIGHT = 2
-
-
-class SweepError(RuntimeError):
-    """The sweep cannot go on (a worker cannot load its model, all workers are gone, ...)."""
 
 
 class Terminated(KeyboardInterrupt):

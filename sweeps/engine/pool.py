@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
+from sweeps.engine.errors import SweepError
+
 #: Environment prefixes forwarded to every actor (credentials, endpoints, model options).
 FORWARDED_PREFIXES = ("DLLM_", "HF_", "AWS_")
 #: A local checkpoint up to this size runs on a CPU (the tiny presets, test models).
@@ -166,8 +168,6 @@ class WaitWatch:
             return
         now = time.monotonic()
         if now - self.t0 > self.timeout:
-            from sweeps.engine.driver import SweepError
-
             raise SweepError(f"no worker started in {self.timeout:.0f} s: {self.situation()}; "
                              "check `ray status` / `ray monitor cluster.yaml` (node types, quotas, spot "
                              f"capacity){'' if not self.placement.gpu else ', or run with --device cpu'}")

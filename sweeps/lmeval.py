@@ -7,7 +7,7 @@
 
 Every argument is lm-eval's (``--model`` defaults to ``dllm``).  ``--dry-run`` loads no model: it
 prints what the run costs (requests, sequential forwards, forwarded tokens, GPU-hours at
-``--tokens-per-s``), counted as the project's sweep dry run counts them (sweeps/dry_run.py); a task
+``--tokens-per-s``), counted as the project's sweep dry run counts them (sweeps/engine/dry_run.py); a task
 whose data is not at hand counts its published size (or ``--limit``).
 """
 from __future__ import annotations
