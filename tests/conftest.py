@@ -74,5 +74,25 @@ def small_model_dir(tmp_path_factory) -> str:
     return str(out)
 
 
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module, as a sweep worker uses (a shared 2-core machine thrashes with
+    more); restored after it."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def lmeval_tasks_dir(tmp_path_factory):
+    """The local lm-eval fixture tasks (tests/fixtures/lmeval) with absolute data paths."""
+    from lmeval_helpers import local_task_dir
+
+    return local_task_dir(tmp_path_factory.mktemp("lmeval"))
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_RAY_TMP, ignore_errors=True)

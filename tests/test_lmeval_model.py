@@ -8,6 +8,7 @@ import math
 import pytest
 
 pytest.importorskip("lm_eval")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 from lm_eval import simple_evaluate  # noqa: E402
 from lm_eval.api.instance import Instance  # noqa: E402
@@ -15,7 +16,7 @@ from lm_eval.api.registry import get_model  # noqa: E402
 from lm_eval.models.utils import postprocess_generated_text  # noqa: E402
 from lm_eval.tasks import TaskManager  # noqa: E402
 
-from lmeval_helpers import fixture_docs, local_task_dir, project_completions  # noqa: E402
+from lmeval_helpers import fixture_docs, project_completions  # noqa: E402
 from workers.lmeval.model import UNSUPPORTED_ROLLING, DLLMEvalLM  # noqa: E402
 from workers.models import load_model  # noqa: E402
 from workers.tasks import load_task  # noqa: E402
@@ -23,30 +24,14 @@ from workers.tasks import load_task  # noqa: E402
 KNOBS = {"temperature": 0.7}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, as a sweep worker uses (a shared 2-core machine thrashes with more)."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def tasks_dir(tmp_path_factory):
-    return local_task_dir(tmp_path_factory.mktemp("lmeval"))
-
-
 @pytest.fixture(scope="module")
 def tiny():
     return load_model("tiny")
 
 
-def run_lm_eval(tasks_dir: str, task: str, model_args: str, **kw):
+def run_lm_eval(lmeval_tasks_dir: str, task: str, model_args: str, **kw):
     out = simple_evaluate(model="dllm", model_args=model_args, tasks=[task], log_samples=True,
-                          task_manager=TaskManager(include_path=tasks_dir, include_defaults=False), **kw)
+                          task_manager=TaskManager(include_path=lmeval_tasks_dir, include_defaults=False), **kw)
     samples = sorted(out["samples"][task], key=lambda s: s["doc_id"])
     return out, samples
 
@@ -55,11 +40,11 @@ def test_dllm_is_registered_with_lm_eval():
     assert get_model("dllm") is DLLMEvalLM
 
 
-def test_lm_eval_answers_equal_the_project_task_path(tasks_dir, tiny, tmp_path):
+def test_lm_eval_answers_equal_the_project_task_path(lmeval_tasks_dir, tiny, tmp_path):
     """Same prompts, sampler, knobs and seed: lm-eval's responses are the sweep's completions cut at
     the task's stop string, and lm-eval's score is the project grader's verdict."""
     trace = tmp_path / "trace.jsonl"
-    out, samples = run_lm_eval(tasks_dir, "arith_mini",
+    out, samples = run_lm_eval(lmeval_tasks_dir, "arith_mini",
                                f"model=tiny,sampler=confidence,temperature=0.7,seed=5,batch_size=4,trace_out={trace}")
     docs = fixture_docs()
     mine = project_completions(tiny, [d["prompt"] for d in docs], "confidence", KNOBS, 48, 16, seed=5)
@@ -76,8 +61,8 @@ def test_lm_eval_answers_equal_the_project_task_path(tasks_dir, tiny, tmp_path):
                for r in rows)   # one token a forward; 48 tokens in blocks of 16, as the arith task
 
 
-def test_stop_strings_cut_the_output_as_lm_evals_hf_model(tasks_dir, tiny):
-    _, samples = run_lm_eval(tasks_dir, "arith_mini_stop", "model=tiny,sampler=confidence,temperature=0.7,seed=5")
+def test_stop_strings_cut_the_output_as_lm_evals_hf_model(lmeval_tasks_dir, tiny):
+    _, samples = run_lm_eval(lmeval_tasks_dir, "arith_mini_stop", "model=tiny,sampler=confidence,temperature=0.7,seed=5")
     docs = fixture_docs()
     mine = project_completions(tiny, [d["prompt"] for d in docs], "confidence", KNOBS, 48, 16, seed=5)
     eos = tiny.tokenizer.decode([tiny.eos_id], skip_special_tokens=False)
@@ -125,24 +110,24 @@ def test_bad_model_args_fail_at_start_in_one_line():
         DLLMEvalLM(model="tiny", gen_length=20, block_length=8)
 
 
-def test_console_script_dry_run_counts_the_local_task(tasks_dir, capsys):
+def test_console_script_dry_run_counts_the_local_task(lmeval_tasks_dir, capsys):
     from sweeps.lmeval import main
 
     rc = main(["--dry-run", "--model_args", "model=tiny,sampler=threshold,threshold=0.9,gen_length=32,block_length=8",
-               "--tasks", "arith_mini", "--include_path", tasks_dir])
+               "--tasks", "arith_mini", "--include_path", lmeval_tasks_dir])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "lm_eval:arith_mini" in out and "total: 6 jobs" in out
 
 
 @pytest.mark.slow
-def test_multiple_choice_through_lm_eval_is_ranked_by_the_elbo_the_same_for_every_seed(tasks_dir):
+def test_multiple_choice_through_lm_eval_is_ranked_by_the_elbo_the_same_for_every_seed(lmeval_tasks_dir):
     """lm-eval's multiple_choice requests reach loglikelihood; at the documented 128 draws the choice
     the ELBO ranks first does not depend on the seed.  (Whether it is the right one is the model's
     business: the tiny model never saw a completion end without its EOS padding.)"""
     picks = []
     for seed in (0, 1):
-        out, samples = run_lm_eval(tasks_dir, "arith_mini_mc", f"model=tiny,seed={seed}", limit=3)
+        out, samples = run_lm_eval(lmeval_tasks_dir, "arith_mini_mc", f"model=tiny,seed={seed}", limit=3)
         lls = [[r[0] for r in s["filtered_resps"]] for s in samples]
         assert all(len(x) == 4 and all(math.isfinite(v) and v < 0 for v in x) for x in lls)
         picks.append([max(range(4), key=lambda c: x[c]) for x in lls])

@@ -7,8 +7,9 @@ import copy
 import pytest
 
 pytest.importorskip("lm_eval")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-from lmeval_helpers import fixture_docs, local_task_dir  # noqa: E402
+from lmeval_helpers import fixture_docs  # noqa: E402
 from sweeps.engine.spec import SamplerSpec, SweepSpec, TaskSpec, expand  # noqa: E402
 from workers.models import load_model  # noqa: E402
 from workers.tasks import load_task  # noqa: E402
@@ -16,25 +17,9 @@ from workers.tasks import load_task  # noqa: E402
 NAME = "lm_eval:arith_mini"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, as a sweep worker uses (a shared 2-core machine thrashes with more)."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
-def tasks_dir(tmp_path_factory):
-    return local_task_dir(tmp_path_factory.mktemp("lmeval"))
-
-
-@pytest.fixture(scope="module")
-def task(tasks_dir):
-    return load_task(NAME, include_path=tasks_dir)
+def task(lmeval_tasks_dir):
+    return load_task(NAME, include_path=lmeval_tasks_dir)
 
 
 def test_documents_prompts_and_lengths_come_from_lm_eval(task):
@@ -54,9 +39,9 @@ def test_grading_cuts_at_the_stop_string_then_runs_the_tasks_own_scoring(task):
     assert not bad.correct and bad.score == 0.0 and bad.error is None
 
 
-def test_few_shot_prompts_follow_num_fewshot_and_change_the_problem_ids(task, tasks_dir):
-    two = load_task(NAME, include_path=tasks_dir, num_fewshot=2)
-    again = load_task(NAME, include_path=tasks_dir, num_fewshot=2)
+def test_few_shot_prompts_follow_num_fewshot_and_change_the_problem_ids(task, lmeval_tasks_dir):
+    two = load_task(NAME, include_path=lmeval_tasks_dir, num_fewshot=2)
+    again = load_task(NAME, include_path=lmeval_tasks_dir, num_fewshot=2)
     for p0, p2 in zip(task.problems, two.problems):
         assert p2.prompt.endswith(p0.prompt) and len(p2.prompt) > len(p0.prompt)
         shots = p2.prompt[: -len(p0.prompt)]
@@ -67,8 +52,8 @@ def test_few_shot_prompts_follow_num_fewshot_and_change_the_problem_ids(task, ta
     assert not {p.problem_id for p in task.problems} & {p.problem_id for p in two.problems}
 
 
-def test_chat_template_is_lm_evals_messages_rendered_by_the_models_tokenizer(tasks_dir):
-    chat = load_task(NAME, include_path=tasks_dir, apply_chat_template=True, num_fewshot=1)
+def test_chat_template_is_lm_evals_messages_rendered_by_the_models_tokenizer(lmeval_tasks_dir):
+    chat = load_task(NAME, include_path=lmeval_tasks_dir, apply_chat_template=True, num_fewshot=1)
     model = copy.copy(load_model("tiny"))
     model.tokenizer = copy.deepcopy(model.tokenizer)
     model.tokenizer.chat_template = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
@@ -79,22 +64,22 @@ def test_chat_template_is_lm_evals_messages_rendered_by_the_models_tokenizer(tas
     ids = chat.encode(model, p)
     text = model.tokenizer.decode(ids)
     assert text.startswith("<user>") and fixture_docs()[0]["prompt"] in text
-    plain, tiny = load_task(NAME, include_path=tasks_dir), load_model("tiny")   # no template: the sweep's usual ids
+    plain, tiny = load_task(NAME, include_path=lmeval_tasks_dir), load_model("tiny")   # no template: the sweep's usual ids
     assert plain.encode(tiny, plain.problems[0]) == tiny.encode_prompt(plain.problems[0].prompt)
 
 
-def test_a_spec_expands_over_an_lm_eval_task_with_the_specs_limit(tasks_dir):
+def test_a_spec_expands_over_an_lm_eval_task_with_the_specs_limit(lmeval_tasks_dir):
     spec = SweepSpec(name="lme", models=["tiny"],
-                     tasks=[TaskSpec(NAME, limit=4, args={"include_path": tasks_dir, "num_fewshot": 1})],
+                     tasks=[TaskSpec(NAME, limit=4, args={"include_path": lmeval_tasks_dir, "num_fewshot": 1})],
                      samplers=[SamplerSpec("confidence"), SamplerSpec("entropy")], samples=2, batch_size=4)
     plan = expand(spec)
     assert plan.total == 4 * 2 * 2
     assert {b.task for b in plan.batches} == {NAME} and {(b.gen_length, b.block_length) for b in plan.batches} == {(48, 16)}
 
 
-def test_malformed_names_and_splits_are_one_line_errors(tasks_dir):
+def test_malformed_names_and_splits_are_one_line_errors(lmeval_tasks_dir):
     # (an unknown lm-eval name is one line too, but finding that out indexes all of lm-eval's tasks: a minute)
     with pytest.raises(ValueError, match="names no lm_eval task"):
         load_task("lm_eval:")
     with pytest.raises(ValueError, match="split must be 'test'"):
-        load_task(NAME, split="train", include_path=tasks_dir)
+        load_task(NAME, split="train", include_path=lmeval_tasks_dir)
