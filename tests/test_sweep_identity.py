@@ -39,6 +39,22 @@ def test_every_setting_that_changes_a_row_changes_the_job_ids():
     assert base < set(expand(more, check_models=False).job_ids())
 
 
+def test_the_cache_mode_is_part_of_a_models_settings_and_the_report_protocol_is_not():
+    """Issue 29: a resume never mixes cached and uncached rows; slots (continuous batching gives
+    the static batch's tokens) and compare_at (what the report compares) change no row."""
+    base = set(expand(spec("tiny"), check_models=False).job_ids())
+    for mode in ("prefix", "dual"):
+        assert not base & set(expand(spec("tiny", cache={"tiny": mode}), check_models=False).job_ids())
+    assert set(expand(spec("tiny", cache={"tiny": "none"}), check_models=False).job_ids()) == base
+    same = spec("tiny", slots=2, compare_at={"temperature": 0.5})
+    assert set(expand(same, check_models=False).job_ids()) == base
+    ident = lambda s: expand(s, check_models=False).identity  # noqa: E731
+    with pytest.raises(ResumeRefused) as e:
+        check_resume("OUT", ident(spec("tiny")).to_json("ident"), True, "ident",
+                     ident(spec("tiny", cache={"tiny": "prefix"})), extend=False)
+    assert "models[tiny]" in str(e.value) and "prefix" in str(e.value), str(e.value)
+
+
 def test_resume_check_names_the_differing_fields_in_one_line():
     """The driver's check (no Ray needed): same spec resumes; other lengths, bits_l2r, a new
     task or an unreadable/absent fingerprint beside existing rows are refused unless extend."""

@@ -66,6 +66,14 @@ def test_yaml_roundtrip_and_example(tmp_path):
     assert s.tasks[0].name == "countdown" and s.samplers[0].name == "random" and s.models == ["tiny"]
 
 
+def test_a_declared_comparison_protocol_is_kept_in_the_spec(tmp_path):
+    """``compare_at`` reaches OUT/spec.yaml (the report compares samplers there, 000 Table 2)."""
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\nmodels: [tiny]\ntasks: [countdown]\nsamplers: [random]\ncompare_at: {temperature: 0.5}\n")
+    assert load_spec(p).compare_at == {"temperature": 0.5}
+    assert spec_from_dict(load_spec(p).to_dict()).compare_at == {"temperature": 0.5}
+
+
 @pytest.mark.parametrize("text, needle", [
     ("name: x\nmodels: [tiny\n", "malformed YAML at line"),
     ("name: x\nmodels: [tiny]\ntasks: [countdown]\n", "missing required key 'samplers'"),
@@ -76,6 +84,8 @@ def test_yaml_roundtrip_and_example(tmp_path):
      "alpha must be >= 0"),
     ("name: x\nmodels: [tiny]\ntasks: [{name: countdown, limit: 0}]\nsamplers: [random]\n", "limit must be >= 1"),
     ("name: 'a b'\nmodels: [tiny]\ntasks: [countdown]\nsamplers: [random]\n", "name must be"),
+    ("name: x\nmodels: [tiny]\ntasks: [countdown]\nsamplers: [random]\ncompare_at: 0.5\n",
+     "compare_at must map column names to values"),
 ])
 def test_bad_spec_one_line(tmp_path, text, needle):
     p = tmp_path / "s.yaml"

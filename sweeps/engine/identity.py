@@ -31,9 +31,11 @@ from workers.jobs import canonical_json
 FINGERPRINT_FILE = "fingerprint.json"
 SETTINGS_HEX = 16
 # Spec fields that enumerate what is swept (or only how it is batched: continuous batching's
-# ``slots`` gives the static batch's tokens): not part of any identity.  ``cache`` is per model, so
+# ``slots`` gives the static batch's tokens; ``compare_at`` only tells the report what to compare):
+# not part of any identity.  ``cache`` is per model, so
 # it enters each model's settings (job_settings) instead of the spec-wide row options.
-SWEEP_AXES = frozenset({"name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "slots", "cache"})
+SWEEP_AXES = frozenset({"name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "slots", "cache",
+                        "compare_at"})
 TASK_AXES = frozenset({"limit", "difficulties", "problem_ids"})
 
 

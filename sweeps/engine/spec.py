@@ -23,6 +23,8 @@ A spec is written in code (the dataclasses below) or in YAML (``load_spec``)::
     batch_size: 32                  # jobs per generate() call (and per shard)
     slots: 32                       # optional: rows decoded at once; below batch_size, a finished
                                     # row's slot goes to the batch's next job (continuous batching)
+    compare_at: {temperature: 0.5}  # optional: the protocol the report compares samplers at (000
+                                    # Table 2's shared temperature); else it picks on held-out seeds
 
 ``expand`` turns a spec into deterministic ``JobBatch``es; every problem with the spec is a
 one-line ``SpecError``.
@@ -80,6 +82,9 @@ class SweepSpec:
     cache: dict[str, str] = field(default_factory=dict)
     # rows decoded at once (None: the whole batch); below batch_size: continuous batching
     slots: Optional[int] = None
+    # the declared comparison protocol ({column: value}) the report compares samplers at
+    # (analysis.report reads it from OUT/spec.yaml); changes no row
+    compare_at: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +139,8 @@ def _str_list(v: Any, where: str) -> Optional[list[str]]:
 
 def spec_from_dict(d: Any, source: str = "spec") -> SweepSpec:
     """Build and check a spec from plain data (parsed YAML); raises ``SpecError``."""
-    top = ("name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "bits_l2r", "cache", "slots")
+    top = ("name", "models", "tasks", "samplers", "samples", "seed", "batch_size", "bits_l2r", "cache", "slots",
+           "compare_at")
     d = _keys(d, source, top, required=("name", "models", "tasks", "samplers"))
     tasks = []
     raw_tasks = d["tasks"] if isinstance(d["tasks"], list) else [d["tasks"]]
@@ -156,7 +162,7 @@ def spec_from_dict(d: Any, source: str = "spec") -> SweepSpec:
     if not isinstance(d.get("bits_l2r", False), bool):
         raise SpecError(f"{source}: bits_l2r must be true or false, got {d['bits_l2r']!r}")
     spec = SweepSpec(name=d["name"], models=models, tasks=tasks, samplers=samplers, cache=cache,
-                     **{k: d[k] for k in ("samples", "seed", "batch_size", "bits_l2r", "slots") if k in d})
+                     **{k: d[k] for k in ("samples", "seed", "batch_size", "bits_l2r", "slots", "compare_at") if k in d})
     validate(spec, source)
     return spec
 
@@ -224,6 +230,8 @@ def validate(spec: SweepSpec, source: str = "spec") -> None:
     _int(spec.seed, f"{source}: seed", low=0)
     _int(spec.batch_size, f"{source}: batch_size")
     _int(spec.slots, f"{source}: slots", optional=True)
+    if not isinstance(spec.compare_at, dict) or not all(isinstance(k, str) for k in spec.compare_at):
+        raise SpecError(f"{source}: compare_at must map column names to values, e.g. {{temperature: 0.5}}")
     if not isinstance(spec.cache, dict):
         raise SpecError(f"{source}: cache must map model names to modes")
     for m, mode in spec.cache.items():
