@@ -8,8 +8,9 @@ published numbers (analysis/data/published.csv) beside the measured ones with 95
 
 A table is ``sweeps/specs/papers/TABLE.yaml`` or several parts ``TABLE.<part>.yaml`` (a block length
 is not part of the job id, so each block length is its own spec); all parts write into one
-``--out``.  ``--smoke`` runs a few jobs of every part on the embedded tiny model (WeDLM specs: on a
-tiny random WeDLM checkpoint written to OUT/smoke-model-wedlm, so the causal-window path runs), the benchmarks
+``--out``.  ``--smoke`` runs a few jobs of every part on the embedded tiny model (WeDLM specs: on the
+tiny trained WeDLM ``tiny-wedlm``, or without its checkpoint a tiny random WeDLM written to
+OUT/smoke-model-wedlm, so the causal-window path runs), the benchmarks
 replaced by ``countdown`` (lengths scaled to its 32 tokens; graded by a parser, fast), so the
 whole path — spec, sweep, shards, comparison — runs on CPU; its figures are a toy's and are
 labelled so.  The comparison
@@ -57,10 +58,15 @@ def _divisor_at_most(n: int, x: int) -> int:
 
 
 def smoke_model(models: Sequence[str], out: str) -> str:
-    """The model a smoke run uses: the embedded tiny model, or for a WeDLM spec a tiny random WeDLM
-    checkpoint (written once under ``out``; a temporary folder when ``out`` is remote)."""
+    """The model a smoke run uses: the embedded tiny model, or for a WeDLM spec the project's tiny
+    trained WeDLM (``tiny-wedlm``), else (its checkpoint absent) a tiny random WeDLM checkpoint
+    (written once under ``out``; a temporary folder when ``out`` is remote)."""
     if not models or not all("wedlm" in m.lower() for m in models):
         return SMOKE_MODEL
+    from workers.tinymodel import WEDLM_CHECKPOINT_DIR
+
+    if (WEDLM_CHECKPOINT_DIR / "model.safetensors").is_file():
+        return "tiny-wedlm"
     import tempfile
 
     from workers.models.random_checkpoint import tiny_wedlm_checkpoint

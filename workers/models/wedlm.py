@@ -26,6 +26,7 @@ import torch
 from workers.models.hf import HFDenoiser, _first_int
 from workers.models.native_wedlm import NativeWeDLM, reordered_logits, shared_prefix_logits
 from workers.models.registry import Preset, register_preset
+from workers.tinymodel import WEDLM_CHECKPOINT_DIR
 
 WEDLM_MASK_ID = 151665
 WEDLM_PAD_ID = 151643
@@ -95,3 +96,5 @@ for _name, _hub in (("wedlm-8b-instruct", "tencent/WeDLM-8B-Instruct"),
                     ("wedlm-8b", "tencent/WeDLM-8B-Base")):
     register_preset(Preset(_name, WeDLMDenoiser, _hub))
     register_preset(Preset(_hub, WeDLMDenoiser, _hub))
+# The project's own tiny WeDLM (arith; workers/tinymodel/wedlm/TRAINING.md): the WeDLM path on CPU
+register_preset(Preset("tiny-wedlm", WeDLMDenoiser, str(WEDLM_CHECKPOINT_DIR), local=True))

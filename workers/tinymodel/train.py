@@ -68,6 +68,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=6)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--mlp-ratio", type=int, default=4)
+    # --family wedlm: the tiny WeDLM (tiny-wedlm; workers/tinymodel/wedlm.py): a causal native WeDLM
+    # trained with WeDLM's dual-stream reordered-mask loss, saved in the published WeDLM layout
+    p.add_argument("--family", default="tiny", choices=["tiny", "wedlm"],
+                   help="tiny: the bidirectional tiny model; wedlm: a tiny causal WeDLM (WeDLM §4.2 loss)")
+    p.add_argument("--kv-heads", type=int, default=2, help="(wedlm) key/value heads (GQA)")
+    p.add_argument("--wedlm-block", type=int, default=16,
+                   help="(wedlm) dual-stream block size (16 = the streaming decoder's window)")
+    p.add_argument("--ar-weight", type=float, default=1.0, help="(wedlm) weight of the auxiliary next-token loss")
     # Two threads (the 2-core budget).  Give the run the machine: a 2-thread run stalls at every
     # parallel region when another process holds a core (measured 9x slower).  Results differ in
     # the last bits between thread counts, so the count is part of the reproducible command.
@@ -162,16 +170,22 @@ def lr_at(step: int, args: argparse.Namespace) -> float:
 
 
 @torch.no_grad()
-def quick_eval(model: TinyDiffusionLM, tokenizer: Any, per_tier: int,
-               tasks: Sequence[str] = ("countdown", "arith")) -> dict[str, float]:
-    """Greedy one-token confidence decoding on the first ``per_tier`` test problems per tier."""
+def quick_eval(model: Any, tokenizer: Any, per_tier: int,
+               tasks: Sequence[str] = ("countdown", "arith"), family: str = "tiny") -> dict[str, float]:
+    """Greedy one-token confidence decoding on the first ``per_tier`` test problems per tier
+    (``family`` wedlm: through the WeDLM adapter, i.e. reordered forward + streaming window)."""
     from workers.models.hf import HFDenoiser
+    from workers.models.wedlm import WeDLMDenoiser
     from workers.samplers import make_sampler
     from workers.tasks import load_task
 
     was_training = model.training
     model.eval()
-    den = HFDenoiser(model, tokenizer, name="training")
+    if family == "wedlm":
+        den = WeDLMDenoiser(model, tokenizer, name="training", mask_id=tokenizer.mask_token_id,
+                            eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id)
+    else:
+        den = HFDenoiser(model, tokenizer, name="training")
     sampler = make_sampler("confidence", temperature=0.0)
     out: dict[str, float] = {}
     for name in tasks:
@@ -199,7 +213,18 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
-    tokenizer = build_tokenizer()
+    wedlm = args.family == "wedlm"
+    if wedlm:
+        from workers.models.random_checkpoint import tiny_tokenizer
+        from workers.tinymodel.wedlm import END_OF_TURN, build_wedlm, dual_stream_loss, save_wedlm, wedlm_config
+
+        tokenizer = tiny_tokenizer(END_OF_TURN)
+        wcfg = wedlm_config(tokenizer, args.hidden_size, args.layers, args.heads, args.kv_heads,
+                            args.mlp_ratio * args.hidden_size)
+        if args.weighting == "rb":
+            raise SystemExit("--family wedlm: --weighting must be flat or inv_t")
+    else:
+        tokenizer = build_tokenizer()
     config = TinyDiffusionConfig(
         vocab_size=len(tokenizer),
         hidden_size=args.hidden_size,
@@ -210,7 +235,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    model = TinyDiffusionLM(config).to(device).train()
+    model = (build_wedlm(wcfg) if wedlm else TinyDiffusionLM(config)).to(device).train()
     n_params = sum(p.numel() for p in model.parameters())
 
     names = sorted(mix)
@@ -244,8 +269,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             attn = None  # all prompts the same length: skip the padding mask
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
-        loss = masked_diffusion_loss(model, x, resp, attn, config.mask_token_id, generator=gen,
-                                     weighting=args.weighting)
+        if wedlm:
+            loss = dual_stream_loss(model, x, resp, attn, config.mask_token_id, block=args.wedlm_block,
+                                    generator=gen, weighting=args.weighting, ar_weight=args.ar_weight)
+        else:
+            loss = masked_diffusion_loss(model, x, resp, attn, config.mask_token_id, generator=gen,
+                                         weighting=args.weighting)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -258,13 +287,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             history.append({"step": step + 1, "loss": sum(window) / len(window), "wall_s": round(time.time() - t0, 1)})
             window = []
         if args.eval_every and (step + 1) % args.eval_every == 0 and step + 1 < args.steps:
-            res = quick_eval(model, tokenizer, args.eval_problems, names)
+            res = quick_eval(model, tokenizer, args.eval_problems, names, family=args.family)
             evals.append({"step": step + 1, **res})
             tqdm.write(f"step {step + 1}: loss {ema:.4f} | greedy Pass@1 "
                        + " ".join(f"{k} {v:.2f}" for k, v in res.items()), file=sys.stderr)
     bar.close()
     wall = time.time() - t0
-    final = quick_eval(model, tokenizer, args.eval_problems, names) if args.eval_every else {}
+    final = quick_eval(model, tokenizer, args.eval_problems, names, family=args.family) if args.eval_every else {}
     if final:
         evals.append({"step": args.steps, **final})
         print("final greedy Pass@1 " + " ".join(f"{k} {v:.2f}" for k, v in final.items()), file=sys.stderr)
@@ -272,8 +301,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
+    if wedlm:
+        save_wedlm(model, wcfg, tokenizer, out)
+    else:
+        model.save_pretrained(out, safe_serialization=True)
+        tokenizer.save_pretrained(out)
     tasks_info = {n: {"version": streams[n].task.version, "gen_length": streams[n].gen_length,
                       "block_length": int(streams[n].task.block_length), "weight": mix[n],
                       "skipped_too_long": streams[n].too_long} for n in names}
