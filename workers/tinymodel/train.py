@@ -4,6 +4,13 @@
     python -m workers.tinymodel.train --steps 200 --out /tmp/tiny-smoke   # a quick smoke run
     python -m workers.tinymodel.train --mix sudoku=1 --layers 4 --steps 1200 --threads 1 \
         --warmup 120 --eval-every 400 --out workers/tinymodel/sudoku      # tiny-sudoku (RECIPE.md)
+    python -m workers.tinymodel.train --family wedlm --layers 4 --mlp-ratio 2 --batch-size 32 --lr 3e-3 \
+        --warmup 100 --mix arith=1 --infill-frac 0 --steps 2000 --threads 1 --eval-every 1000 \
+        --out workers/tinymodel/wedlm                                     # tiny-wedlm (wedlm/TRAINING.md)
+
+``--family wedlm`` trains a causal WeDLM instead (``workers/tinymodel/wedlm.py``: WeDLM's
+dual-stream reordered-mask loss + its auxiliary next-token loss) on the same data stream and
+schedule, and saves it in the published WeDLM layout.
 
 Each step draws one task (countdown, arith or sudoku, by ``--mix`` weights), a batch of fresh training
 pairs from that task's generator (never from its test bucket), and builds sequences
