@@ -342,7 +342,8 @@ def _training_md(r: dict[str, Any]) -> str:
                       for n, t in r["tasks"].items())
     last = r["quick_evals"][-1] if r["quick_evals"] else {}
     ev = ", ".join(f"{k} {v:.2f}" for k, v in last.items() if k != "step") or "(not run)"
-    return f"""# Tiny model checkpoint
+    title = "Tiny WeDLM checkpoint" if r["args"].get("family") == "wedlm" else "Tiny model checkpoint"
+    return f"""# {title}
 
 Produced by (from the repository root, CPU, torch threads: {r['environment']['threads']}):
 
