@@ -34,6 +34,7 @@ from typing import Any, Optional, Sequence
 
 from sweeps.engine.cli import EPILOG, add_run_args, entry, execute
 from sweeps.engine.spec import SamplerSpec, SpecError, SweepSpec, TaskSpec, load_spec
+from workers.progname import prog
 
 # ETE's knobs beyond the threshold and the values tried (random search over this grid).
 SPACE: dict[str, list[Any]] = {
@@ -185,7 +186,7 @@ def summary(chosen: dict[str, dict[str, Any]], test: Any) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python sweeps/ete_tune.py", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog=prog("python sweeps/ete_tune.py"), description=__doc__.split("\n\n")[0],
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("tuning")
     g.add_argument("--model", default="tiny", help="preset, local checkpoint dir or hub id (default: tiny)")

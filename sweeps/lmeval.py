@@ -66,6 +66,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         require_lm_eval()
     except ImportError as e:
+        if {"-h", "--help"} & set(argv):  # the help must help before the extra is installed (exit 0, as argparse)
+            from workers.progname import prog
+
+            print(f"usage: {prog('python sweeps/lmeval.py')} [--dry-run] [lm-eval's options]\n\n"
+                  f"{__doc__.strip()}\n\nlm-eval's own options are listed once it is installed: {e}")
+            sys.exit(0)
         print(f"dllm-lm-eval: {e}", file=sys.stderr)
         return 2
     if "--dry-run" in argv:

@@ -48,20 +48,24 @@ def test_batches_carry_the_mode_of_their_model(small_model_dir):
 
 
 def test_000_specs_run_llada_with_the_prefix_cache_and_their_smoke_run_keeps_it():
-    for table in ("000-table2", "000-fig3-left", "000-table3"):
-        (path,) = table_specs(table)
-        spec = load_spec(path)
-        assert spec.cache == {"llada-8b-instruct": "prefix"}, table   # 000 App. B
-        smoke, _ = smoke_spec(spec)
-        assert smoke.cache == {"tiny": "prefix"}
-        assert spec.with_models(["dream-7b-instruct"]).cache == {"dream-7b-instruct": "prefix"}
+    for table in ("000-table2", "000-fig3-left"):
+        for path in table_specs(table):
+            spec = load_spec(path)
+            if any("wedlm" in m for m in spec.models):   # WeDLM's confirmed-prefix cache is its adapter's own
+                assert spec.cache == {}, path
+                continue
+            assert spec.cache == {"llada-8b-instruct": "prefix"}, table   # 000 App. B
+            smoke, _ = smoke_spec(spec)
+            assert smoke.cache == {"tiny": "prefix"}
+            assert spec.with_models(["dream-7b-instruct"]).cache == {"dream-7b-instruct": "prefix"}
     assert load_spec(table_specs("002-fig6")[0]).cache == {}   # exact decoding where a paper is silent
 
 
 def _batch(model: str, cache: str):
     spec = SweepSpec(name="c", models=[model], cache={model: cache},
                      tasks=[TaskSpec("countdown", limit=2, gen_length=8, block_length=4)],
-                     samplers=[SamplerSpec("threshold", params={"threshold": 0.5})], samples=2, batch_size=4)
+                     samplers=[SamplerSpec("threshold", params={"threshold": 0.5, "temperature": 1.0})],
+                     samples=2, batch_size=4)   # sampled: two seeds a problem (greedy runs one)
     (b,) = expand(spec, check_models=False).batches
     return b
 

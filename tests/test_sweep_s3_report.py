@@ -7,6 +7,7 @@ import pytest
 from sweeps import pareto
 from sweeps.engine.cli import print_summary
 from sweeps.engine.driver import Summary, _report
+from sweeps.engine.identity import FINGERPRINT_FILE
 from sweeps.engine.spec import expand, spec_from_dict
 from workers.actor import SweepWorker
 from workers.shards import SweepDir
@@ -18,8 +19,11 @@ def test_an_s3_sweeps_report_and_table_without_a_stray_folder(s3_server, tmp_pat
     spec = spec_from_dict({"name": "s3report", "models": ["tiny"],
                            "tasks": [{"name": "countdown", "limit": 2, "gen_length": 8, "block_length": 8}],
                            "samplers": [{"name": "confidence"}, {"name": "random"}], "samples": 2, "batch_size": 4})
+    plan = expand(spec)
+    # what the driver writes before any batch runs: the sweep's settings (the report reads the current ones)
+    SweepDir(out).write_small(FINGERPRINT_FILE, plan.identity.to_json(spec.name))
     w = SweepWorker(out, "test")  # in-process: the rows a cluster's actors would write
-    for b in expand(spec).batches:
+    for b in plan.batches:
         w.run(b)
     monkeypatch.chdir(tmp_path)
     report = _report(out, print)

@@ -93,7 +93,7 @@ def task_settings(t: Any, task: Any, gen_length: int, block_length: int) -> dict
 def job_settings(spec: Any, model: Any, task: dict[str, Any]) -> dict[str, Any]:
     """Everything but (problem, sampler, params, seed) that decides what a job computes/records."""
     m = plain(model)
-    cache = spec.cache_for(model) if hasattr(spec, "cache_for") else "none"
+    cache = spec.cache_for(model) if isinstance(model, str) and hasattr(spec, "cache_for") else "none"
     if cache != "none":  # a cached decode is another computation (rows record it in ``cache``)
         m["cache"] = cache
     return {"contract": ROW_CONTRACT_VERSION, "model": m, "task": task, "rows": row_options(spec)}

@@ -98,7 +98,12 @@ class Step:
         shorter than the others, e.g. reasoning-as-infilling's answer block)."""
         spans = (self.window_end - self.window_start).tolist()
         W = self.eligible.shape[1]
-        return self._rand(W if all(n == W for n in spans) else spans)
+        if all(n == W for n in spans):
+            return self._rand(W)
+        u = self._rand(spans)
+        if u.shape[1] < W:  # every row's span cut short (a streaming window at the region's end)
+            u = torch.cat([u, torch.ones(u.shape[0], W - u.shape[1], device=u.device)], 1)
+        return u
 
     def lookahead(self, xs: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
         """Forward extra candidate rows ``xs`` [R, L] (row r belongs to active sample owners[r]);
