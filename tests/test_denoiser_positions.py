@@ -118,3 +118,23 @@ def test_a_denoiser_without_positions_is_served_by_slicing():
         assert not accepts_positions(m)
         got = logits_at(m, x, torch.tensor([[2, 5], [4, 4]]))
         assert torch.equal(got, take_positions(m.inner.logits(x), torch.tensor([[2, 5], [4, 4]])))
+
+
+def test_the_prefix_cache_slices_a_base_whose_forward_cached_predates_positions():
+    class OldBase:   # forward_cached without the keyword (a user's base before issue 27)
+        def __init__(self, m):
+            self.m = m
+
+        def __getattr__(self, name):
+            return getattr(self.m, name)
+
+        def forward_cached(self, x, attention_mask, past=None, use_cache=False, suffix=None):
+            return self.m.forward_cached(x, attention_mask, past=past, use_cache=use_cache, suffix=suffix)
+
+    base = native("llada")
+    x = canvas(B=2, L=16, filled=8)
+    positions = torch.tensor([[8, 9, 15], [10, 12, 3]])
+    new, old = PrefixCache(base, 8, 4), PrefixCache(OldBase(base), 8, 4)
+    for _ in range(2):   # a refresh, then a cached forward
+        torch.testing.assert_close(old.logits(x, positions=positions), new.logits(x, positions=positions))
+    assert old.cached_rows == new.cached_rows > 0

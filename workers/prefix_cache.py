@@ -33,6 +33,7 @@ for a few forwards are dropped.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Optional
 
 import torch
@@ -145,8 +146,8 @@ class PrefixCache:
                 suffix = self._shared([en[1] for en in entries], inverse)
                 kw = {"suffix": suffix} if dual else {}
                 p = pos[idx]
-                logits, _ = self.base.forward_cached(x[idx, s0:e], am[idx], past=past,
-                                                     positions=(p - s0).clamp(0, e - s0 - 1), **kw)
+                logits, _ = self._forward_cached(x[idx, s0:e], am[idx], past=past,
+                                                 positions=(p - s0).clamp(0, e - s0 - 1), **kw)
                 logits = logits.masked_fill((p < g)[..., None], 0.0)   # before the block: not computed
                 if dual and e < L:   # positions after the block: the refresh's logits
                     stale = torch.cat([en[2] for en in entries])[inverse]
@@ -162,7 +163,7 @@ class PrefixCache:
                 want = pos[idx]
                 if dual and usable:   # the refresh also computes every row after the block (kept, stale)
                     want = torch.cat([want, torch.arange(e, L, device=x.device).expand(len(idx), -1)], 1)
-                logits, kv = self.base.forward_cached(x[idx], am[idx], use_cache=True, positions=want)
+                logits, kv = self._forward_cached(x[idx], am[idx], use_cache=True, positions=want)
                 out = self._put(out, (B, S), idx, logits[:, :S])
                 if usable:
                     for j, k in enumerate(mk):
@@ -177,6 +178,15 @@ class PrefixCache:
             del self._store[k], self._used[k]
         assert out is not None
         return out
+
+    def _forward_cached(self, x: torch.Tensor, am: torch.Tensor, positions: torch.Tensor,
+                        **kw: Any) -> tuple[torch.Tensor, Any]:
+        """``base.forward_cached`` at ``positions`` [B, S] (indices into x); a base whose
+        ``forward_cached`` predates the keyword gives all rows, sliced here."""
+        if "positions" in inspect.signature(self.base.forward_cached).parameters:
+            return self.base.forward_cached(x, am, positions=positions, **kw)
+        logits, kv = self.base.forward_cached(x, am, **kw)
+        return take_positions(logits, positions.to(logits.device)), kv
 
     def _stale_dtype(self) -> torch.dtype:
         """Stale suffix logits are kept in the weights' dtype (bf16 on GPU: half the memory)."""
