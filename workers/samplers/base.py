@@ -287,7 +287,7 @@ class DecodeState:
     stage: torch.Tensor
     gens: list[torch.Generator]
     traces: list[Trace]
-    cache: dict[int, torch.Tensor] = field(default_factory=dict)
+    cache: dict[int, RowLogits] = field(default_factory=dict)
     step_idx: int = 0
 
     @property
