@@ -48,6 +48,19 @@ def test_continuous_equals_static_token_for_token(tiny, name, params):
     assert stats.forwards > max(t.nfe for t in cont.traces)
 
 
+def test_imh_mixes_reused_and_fresh_rows_on_a_bf16_model(tiny):
+    """Rows whose lookahead window W(s′) was empty forward afresh (the model's bf16) in the same
+    step as rows reusing their upcast lookahead: one stacked tensor, the static batch's samples.
+    (A short window N empties W(s′) for some rows only: 000 runs WeDLM with N = 16.)"""
+    from workers.models import load_model
+
+    model, prompts = load_model("tiny", dtype="bfloat16"), tiny[1]
+    s = make_sampler("imh", alpha=2.0, chain_length=1, window=2)
+    static = s.generate(model, prompts, 16, 8, seeds=range(10))
+    cont, _ = generate_continuous(s, model, prompts, 16, 8, seeds=range(10), width=3)
+    _same(static, cont)
+
+
 def test_refill_with_the_prefix_cache_equals_static(tiny):
     model, prompts = tiny
     s = make_sampler("threshold", threshold=0.7)

@@ -102,14 +102,7 @@ def decode_continuous(sampler: Sampler, model: Any, x: torch.Tensor, attn: torch
             break
         active = torch.tensor(sorted(live), device=x.device)
         before = sum(state.traces[b].forward_rows for b in live)
-        logits = sampler._forward_active(state, active)
-        for hook in hooks:
-            keep = hook.after_forward(state, active, logits, [state.traces[b] for b in active.tolist()])
-            if not bool(keep.all()):
-                active, logits = active[keep], logits[keep]
-        if active.numel():
-            step, idx = sampler._make_step(state, active, logits)
-            sampler._commit(state, active, step, idx, sampler.select(step))
+        sampler._step(state, active, hooks)
         stats.forwards += 1
         stats.rows += sum(state.traces[b].forward_rows for b in live) - before
         state.step_idx += 1

@@ -33,9 +33,12 @@ for a few forwards are dropped.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Optional
 
 import torch
+
+from workers.denoiser import take_positions
 
 
 class PrefixCache:
@@ -88,13 +91,13 @@ class PrefixCache:
         return keep.cpu().numpy().tobytes() + b"|" + mask.to(torch.int8).cpu().numpy().tobytes()
 
     @staticmethod
-    def _put(out: Optional[torch.Tensor], shape: tuple[int, int], rows: torch.Tensor, start: int,
-             logits: torch.Tensor, stop: Optional[int] = None) -> torch.Tensor:
-        """Write ``logits`` into rows ``rows``, positions ``start:stop``, of the [B, L, V] output
-        (allocated on first use, when V is known)."""
+    def _put(out: Optional[torch.Tensor], shape: tuple[int, int], rows: torch.Tensor,
+             logits: torch.Tensor) -> torch.Tensor:
+        """Write ``logits`` into rows ``rows`` of the [B, S, V] output (allocated on first use, when
+        V is known)."""
         if out is None:
             out = logits.new_zeros(*shape, logits.shape[-1])
-        out[rows, start:stop] = logits.to(out.dtype)
+        out[rows] = logits.to(out.dtype)
         return out
 
     @staticmethod
@@ -110,14 +113,19 @@ class PrefixCache:
                      for i in range(len(entries[0])))
 
     @torch.no_grad()
-    def logits(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """FloatTensor[B, L, V]; rows of prefix positions are zeros on cached rows (samplers only
-        read the generated region's current and later blocks)."""
+    def logits(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
+               positions: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """FloatTensor[B, L, V], or [B, S, V] of ``positions`` [B, S] (the denoiser contract; the
+        head then runs on those rows only).  Positions before a row's block are zeros on cached rows
+        (samplers only read the generated region's current and later blocks)."""
         B, L = x.shape
         if L < self.gen_length:
             raise ValueError(f"sequence of {L} positions is shorter than gen_length {self.gen_length}")
         x = x.to(self.base.device)
         am = (torch.ones_like(x) if attention_mask is None else attention_mask.to(x.device)).long()
+        pos = (torch.arange(L, device=x.device).expand(B, L) if positions is None
+               else positions.to(x.device))
+        S = pos.shape[1]
         self._tick += 1
         prefix = self._prefix_lengths(x)
         dual = self.mode == "dual"
@@ -137,25 +145,32 @@ class PrefixCache:
                 past = self._shared([en[0] for en in entries], inverse)
                 suffix = self._shared([en[1] for en in entries], inverse)
                 kw = {"suffix": suffix} if dual else {}
-                logits, _ = self.base.forward_cached(x[idx, s0:e], am[idx], past=past, **kw)
-                out = self._put(out, (B, L), idx, g, logits[:, self.shift:], e)
+                p = pos[idx]
+                logits, _ = self._forward_cached(x[idx, s0:e], am[idx], past=past,
+                                                 positions=(p - s0).clamp(0, e - s0 - 1), **kw)
+                logits = logits.masked_fill((p < g)[..., None], 0.0)   # before the block: not computed
                 if dual and e < L:   # positions after the block: the refresh's logits
                     stale = torch.cat([en[2] for en in entries])[inverse]
-                    out = self._put(out, (B, L), idx, e, stale)
+                    stale = take_positions(stale, (p - e).clamp(0, L - e - 1))
+                    logits = torch.where((p >= e)[..., None], stale.to(logits.dtype), logits)
+                out = self._put(out, (B, S), idx, logits)
                 for k in uniq:
                     self._used[k] = self._tick
                 self.cached_rows += len(hk)
             if not bool(hit.all()):
                 miss = ~hit
                 idx, mk = rows[miss], [k for k, h in zip(keys, hit.tolist()) if not h]
-                logits, kv = self.base.forward_cached(x[idx], am[idx], use_cache=True)
-                out = self._put(out, (B, L), idx, 0, logits)
+                want = pos[idx]
+                if dual and usable:   # the refresh also computes every row after the block (kept, stale)
+                    want = torch.cat([want, torch.arange(e, L, device=x.device).expand(len(idx), -1)], 1)
+                logits, kv = self._forward_cached(x[idx], am[idx], use_cache=True, positions=want)
+                out = self._put(out, (B, S), idx, logits[:, :S])
                 if usable:
                     for j, k in enumerate(mk):
                         pre = tuple((kk[j:j + 1, :, :s0].clone(), vv[j:j + 1, :, :s0].clone()) for kk, vv in kv)
                         suf = (tuple((kk[j:j + 1, :, e:].clone(), vv[j:j + 1, :, e:].clone()) for kk, vv in kv)
                                if dual else None)
-                        stale = logits[j:j + 1, e:].to(self._stale_dtype()).clone() if dual else None
+                        stale = logits[j:j + 1, S:].to(self._stale_dtype()).clone() if dual else None
                         self._store[k] = (pre, suf, stale)
                         self._used[k] = self._tick
                 self.full_rows += len(mk)
@@ -163,6 +178,15 @@ class PrefixCache:
             del self._store[k], self._used[k]
         assert out is not None
         return out
+
+    def _forward_cached(self, x: torch.Tensor, am: torch.Tensor, positions: torch.Tensor,
+                        **kw: Any) -> tuple[torch.Tensor, Any]:
+        """``base.forward_cached`` at ``positions`` [B, S] (indices into x); a base whose
+        ``forward_cached`` predates the keyword gives all rows, sliced here."""
+        if "positions" in inspect.signature(self.base.forward_cached).parameters:
+            return self.base.forward_cached(x, am, positions=positions, **kw)
+        logits, kv = self.base.forward_cached(x, am, **kw)
+        return take_positions(logits, positions.to(logits.device)), kv
 
     def _stale_dtype(self) -> torch.dtype:
         """Stale suffix logits are kept in the weights' dtype (bf16 on GPU: half the memory)."""

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import torch
 
+from workers.denoiser import logits_at
 from workers.samplers.base import build_canvas
 
 
@@ -36,8 +37,8 @@ def left_to_right_bits(model: Any, prompts: Sequence[Sequence[int]], completions
         b, j = r // G, r % G
         rows = x[b].clone()
         rows[:, P:] = torch.where(revealed[j], completions[b], rows[:, P:])
-        kw = {"attention_mask": attn[b]} if ragged else {}
-        logits = model.logits(rows, **kw)[torch.arange(len(r), device=x.device), P + j].double()
+        # the one position each row scores (issue 27: not the [rows, L, V] logits of every position)
+        logits = logits_at(model, rows, (P + j)[:, None], attn[b] if ragged else None)[:, 0].double()
         logits[..., model.mask_id] = -math.inf
         lp = torch.log_softmax(logits, -1).gather(-1, completions[b, j][:, None]).squeeze(-1)
         nats.index_add_(0, b, -lp)

@@ -22,6 +22,8 @@ from typing import Any, Sequence
 
 import torch
 
+from workers.denoiser import logits_at
+
 #: LLaDA's evaluation setting (App. B.6: 128 Monte Carlo samples for the likelihood tasks).
 DEFAULT_DRAWS = 128
 
@@ -55,7 +57,7 @@ def elbo_draws(model: Any, context: Sequence[int], continuation: Sequence[int], 
         m = masked[s:s + batch_size]
         x = seq.repeat(m.shape[0], 1)
         x[:, P:] = torch.where(m, torch.full_like(m, model.mask_id, dtype=torch.long), target)
-        logits = model.logits(x.to(model.device))[:, P:].double().cpu()
+        logits = logits_at(model, x.to(model.device), torch.arange(P, P + L)).double().cpu()
         logp = torch.log_softmax(logits, -1).gather(-1, target.expand(m.shape[0], L)[..., None])[..., 0]
         out[s:s + m.shape[0]] = (logp * m).sum(1) * L / counts[s:s + m.shape[0]].double()
     return out
@@ -78,7 +80,7 @@ def exact_elbo(model: Any, context: Sequence[int], continuation: Sequence[int]) 
         x = seq.repeat(len(subsets), 1)
         for r, S in enumerate(subsets):
             x[r, [P + i for i in S]] = model.mask_id
-        logp = torch.log_softmax(model.logits(x)[:, P:].double(), -1)
+        logp = torch.log_softmax(logits_at(model, x, torch.arange(P, P + L)).double(), -1)
         for r, S in enumerate(subsets):
             total += sum(float(logp[r, i, continuation[i]]) for i in S) * (L / l) / (L * math.comb(L, l))
     return total

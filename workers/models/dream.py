@@ -23,7 +23,9 @@ from typing import Any, Iterable, Optional
 
 import torch
 
+from workers.denoiser import take_positions
 from workers.models.hf import HFDenoiser, _first_int
+from workers.models.native_common import forward_rows
 from workers.models.native_dream import NativeDream
 from workers.models.registry import Preset, register_preset
 
@@ -57,12 +59,14 @@ class DreamDenoiser(HFDenoiser):
                          eos_id=eos_id, pad_id=_first_int(pad_id, getattr(cfg, "pad_token_id", None), DREAM_PAD_ID),
                          stop_ids=stop_ids)
 
-    def _forward(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor],
+                 rows: Optional[torch.Tensor] = None) -> torch.Tensor:
         if getattr(self.model, "native", False):   # the native module takes the 2-D mask itself
-            return self.model(input_ids=x, attention_mask=attention_mask).logits
+            return forward_rows(self.model, rows, input_ids=x, attention_mask=attention_mask)[0]
         mask, pos = dream_attention(attention_mask)
         out = self.model(x, mask, pos)
-        return out.logits if hasattr(out, "logits") else out[0]
+        logits = out.logits if hasattr(out, "logits") else out[0]
+        return logits if rows is None else take_positions(logits, rows)
 
 
 for _name, _hub in (("dream-7b-instruct", "Dream-org/Dream-v0-Instruct-7B"),

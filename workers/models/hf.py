@@ -19,6 +19,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import torch
 
 import workers.tinymodel.model  # noqa: F401  (registers the tiny model with the Auto classes)
+from workers.models.native_common import forward_rows
 
 DTypeLike = Union[str, torch.dtype, None]
 
@@ -164,20 +165,32 @@ class HFDenoiser:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _forward(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor],
+                 rows: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The module's logits [B, L, V] in its own row order, or of its rows ``rows`` [B, S] only."""
         kw = {} if attention_mask is None else {"attention_mask": attention_mask}
-        out = self.model(input_ids=x, **kw)
-        return out.logits if hasattr(out, "logits") else out[0]
+        return forward_rows(self.model, rows, input_ids=x, **kw)[0]
+
+    def _rows(self, positions: torch.Tensor) -> torch.Tensor:
+        """The module's rows that predict ``positions``: for shifted models (Dream) row i-1, and row
+        0 for position 0 (a prompt row; the same edge as the full-logits shift)."""
+        return (positions - 1).clamp_min(0) if self.shift_logits else positions
 
     @torch.no_grad()
-    def logits(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def logits(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
+               positions: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Tensor[B, L, V] in the model's dtype (bf16 on a GPU): row i holds the logits for the token
-        at position i.  Not upcast here: a fp32 copy of every position's full-vocabulary logits
-        (B=32, L=300, V=126,464: 4.9 GB) does not fit beside 8B weights on a 24 GB GPU; callers
-        upcast the rows they use (the samplers: their window, workers/samplers/base.py)."""
+        at position i; with ``positions`` [B, S], Tensor[B, S, V] of those positions only.  Not
+        upcast here, and computed only where asked: the [B, L, V] logits of every position (B=32,
+        L=300, V=126,464: 2.4 GB in bf16, 4.9 GB in fp32) do not fit beside 8B weights on a 24 GB
+        GPU (issue 27); the samplers ask for their window and upcast it (workers/samplers/base.py).
+        The native modules and the tiny model run their output head on those rows only; remote code
+        computes every row and is sliced."""
         x = x.to(self.device)
         if attention_mask is not None:
             attention_mask = attention_mask.to(self.device)
+        if positions is not None:
+            return self._forward(x, attention_mask, self._rows(positions.to(self.device)))
         out = self._forward(x, attention_mask)
         if self.shift_logits:  # row i-1 predicted position i: move it to row i (row 0 is a prompt row)
             out = torch.cat([out[:, :1], out[:, :-1]], dim=1)
@@ -196,17 +209,19 @@ class HFDenoiser:
 
     @torch.no_grad()
     def forward_cached(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor],
-                       past: Any = None, use_cache: bool = False, suffix: Any = None) -> tuple[torch.Tensor, Any]:
+                       past: Any = None, use_cache: bool = False, suffix: Any = None,
+                       positions: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, Any]:
         """(float logits of x's positions, per-layer (k, v) of all positions if ``use_cache``);
         ``past`` / ``suffix`` stand for positions before / after x (``attention_mask`` covers all).
-        For shifted models row j holds what predicts x's position j (row 0 repeats row 1's source)."""
+        For shifted models row j holds what predicts x's position j (row 0 repeats row 1's source).
+        ``positions`` [B, S] (indices into x): the logits of those positions only, [B, S, V]."""
         if attention_mask is not None:
             attention_mask = attention_mask.to(self.device)
         kw = {} if suffix is None else {"suffix_key_values": suffix}
-        out = self.model(input_ids=x.to(self.device), attention_mask=attention_mask,
-                         past_key_values=past, use_cache=use_cache, **kw)
-        logits = out.logits
-        if self.shift_logits:
+        rows = None if positions is None else self._rows(positions.to(self.device))
+        logits, out = forward_rows(self.model, rows, input_ids=x.to(self.device), attention_mask=attention_mask,
+                                   past_key_values=past, use_cache=use_cache, **kw)
+        if self.shift_logits and rows is None:
             logits = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
         return logits.float(), out.past_key_values
 

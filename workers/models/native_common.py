@@ -30,7 +30,7 @@ KV = tuple[torch.Tensor, torch.Tensor]     # (keys, values), each [B, H_kv, L, D
 class NativeOutput:
     """What a native forward returns (the field names transformers' outputs use)."""
 
-    logits: torch.Tensor                               # [B, T, V]: one row per input token
+    logits: torch.Tensor                               # [B, T, V]: one row per input token (or per output row)
     past_key_values: Optional[tuple[KV, ...]] = None   # per layer, keys/values of past + tokens + suffix
 
 
@@ -151,13 +151,38 @@ class Block(nn.Module):
         return x + self.mlp(self.mlp_norm(x)), kv
 
 
+def head_rows(model: nn.Module, h: torch.Tensor, rows: Optional[torch.Tensor]) -> torch.Tensor:
+    """``model.head(model.norm(h))`` on the hidden rows ``rows`` [B, S] of ``h`` [B, T, D] only (all
+    rows when None): a step reads ~32 positions, and the [B, T, V] logits of every position are
+    the largest tensor of a forward (issue 27: B = 32, T = 300, V = 126,464 is 2.4 GB in bf16)."""
+    if rows is not None:
+        h = h.gather(1, rows.to(h.device)[..., None].expand(-1, -1, h.shape[-1]))
+    return model.head(model.norm(h))
+
+
+def forward_rows(model: Any, rows: Optional[torch.Tensor], **inputs: Any) -> tuple[torch.Tensor, Any]:
+    """(logits, output) of ``model(**inputs)``, the logits of the hidden rows ``rows`` [B, S] only
+    (None: all rows): passed as ``output_rows`` to a module that takes it (``supports_output_rows``:
+    the native modules, the tiny model), else sliced from its full logits (remote code: correct,
+    but no memory saved)."""
+    if rows is not None and getattr(model, "supports_output_rows", False):
+        inputs["output_rows"] = rows
+    out = model(**inputs)
+    logits = out.logits if hasattr(out, "logits") else out[0]
+    if rows is not None and "output_rows" not in inputs:
+        logits = logits.gather(1, rows.to(logits.device)[..., None].expand(-1, -1, logits.shape[-1]))
+    return logits, out
+
+
 class NativeTransformer(nn.Module):
     """Embedding → blocks → final norm → output head; the LLaDA and Dream modules subclass it
     with their config and their checkpoint's parameter names (``rename``)."""
 
-    #: the denoiser adapters read these: a real padding mask, and cached keys/values are accepted
+    #: the denoiser adapters read these: a real padding mask, cached keys/values and ``output_rows``
+    #: are accepted
     native = True
     supports_prefix_cache = True
+    supports_output_rows = True
     #: subclasses: (published name regex, ours) pairs, and the config dataclass (with from_folder)
     names: Sequence[tuple[str, str]] = ()
     config_class: Any = None
@@ -190,9 +215,12 @@ class NativeTransformer(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
                 past_key_values: Optional[Sequence[KV]] = None, use_cache: bool = False,
-                suffix_key_values: Optional[Sequence[KV]] = None) -> NativeOutput:
+                suffix_key_values: Optional[Sequence[KV]] = None,
+                output_rows: Optional[torch.Tensor] = None) -> NativeOutput:
         """Logits of ``input_ids`` [B, T]; ``past_key_values`` / ``suffix_key_values`` (per layer,
-        batch 1 or B) stand for positions before / after them, ``attention_mask`` covers all three."""
+        batch 1 or B) stand for positions before / after them, ``attention_mask`` covers all three.
+        ``output_rows`` [B, S] (indices into the T tokens): the final norm and head run on those
+        rows only and the logits are [B, S, V] (``head_rows``)."""
         B, T = input_ids.shape
         n_past = 0 if past_key_values is None else past_key_values[0][0].shape[2]
         n_suf = 0 if suffix_key_values is None else suffix_key_values[0][0].shape[2]
@@ -205,7 +233,7 @@ class NativeTransformer(nn.Module):
                         None if suffix_key_values is None else suffix_key_values[i])
             if use_cache:
                 present.append(kv)
-        return NativeOutput(self.head(self.norm(x)), tuple(present) if use_cache else None)
+        return NativeOutput(head_rows(self, x, output_rows), tuple(present) if use_cache else None)
 
     # ------------------------------------------------------------------------ checkpoints
     def load_checkpoint(self, folder: Path, dtype: torch.dtype, device: torch.device) -> "NativeTransformer":

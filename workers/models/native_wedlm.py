@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workers.models.native_common import KV, MLP, NativeOutput, NativeTransformer, RMSNorm, apply_rope, rope_cos_sin
+from workers.models.native_common import (KV, MLP, NativeOutput, NativeTransformer, RMSNorm, apply_rope, head_rows,
+                                          forward_rows, rope_cos_sin)
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,8 @@ class NativeWeDLM(NativeTransformer):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
                 position_ids: Optional[torch.Tensor] = None, past_key_values: Optional[Sequence[KV]] = None,
-                use_cache: bool = False, past_groups: Optional[torch.Tensor] = None) -> NativeOutput:
+                use_cache: bool = False, past_groups: Optional[torch.Tensor] = None,
+                output_rows: Optional[torch.Tensor] = None) -> NativeOutput:
         """Logits of ``input_ids`` [B, T] under causal attention in their given order.
 
         ``position_ids`` [B, T]: RoPE positions (default: the number of real tokens before each,
@@ -217,7 +219,8 @@ class NativeWeDLM(NativeTransformer):
         (per layer, batch 1 or B) are the keys/values of a causal prefix.  With ``use_cache`` the
         per-layer keys/values of *these* tokens come back (append them to a past yourself).
         ``past_groups`` [B]: the past holds U distinct prefixes and row b attends to prefix
-        ``past_groups[b]``, read in place (shared, never copied per row)."""
+        ``past_groups[b]``, read in place (shared, never copied per row).  ``output_rows`` [B, S]:
+        logits of those rows of ``input_ids`` only, [B, S, V] (``native_common.head_rows``)."""
         B, T = input_ids.shape
         n_past = 0 if past_key_values is None else past_key_values[0][0].shape[2]
         if position_ids is None:
@@ -233,7 +236,7 @@ class NativeWeDLM(NativeTransformer):
             x, kv = blk(x, cos, sin, mask, None if past_key_values is None else past_key_values[i], past_groups)
             if use_cache:
                 present.append(kv)
-        return NativeOutput(self.head(self.norm(x)), tuple(present) if use_cache else None)
+        return NativeOutput(head_rows(self, x, output_rows), tuple(present) if use_cache else None)
 
 
 # ----------------------------------------------------------------------------- reordering
@@ -254,27 +257,30 @@ def reorder(x: torch.Tensor, mask_id: int, attention_mask: Optional[torch.Tensor
 
 
 def reordered_logits(model: Any, x: torch.Tensor, mask_id: int,
-                     attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                     attention_mask: Optional[torch.Tensor] = None,
+                     positions: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Logits [B, L, V] of canvas ``x`` where row i belongs to position i: the reordered forward
     (``reorder``) with the rows put back.  A masked position's row predicts its token; a filled
     position's row is the causal next-token row of the reordered input (samplers never read it).
+    ``positions`` [B, S]: the rows of those positions only, [B, S, V] (the head runs on S rows).
     ``model`` is the native module or the published ``WeDLMForCausalLM`` (same keyword API)."""
     ids, pos, am, perm = reorder(x, mask_id, attention_mask)
     kw = {} if am is None else {"attention_mask": am}
-    out = model(input_ids=ids, position_ids=pos, **kw)
-    logits = out.logits if hasattr(out, "logits") else out[0]
     back = perm.argsort(1)
-    return logits.gather(1, back[..., None].expand(-1, -1, logits.shape[-1]))
+    rows = back if positions is None else back.gather(1, positions.to(back.device))
+    return forward_rows(model, rows, input_ids=ids, position_ids=pos, **kw)[0]
 
 
 def shared_prefix_logits(model: NativeWeDLM, x: torch.Tensor, mask_id: int,
-                         attention_mask: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
+                         attention_mask: Optional[torch.Tensor] = None,
+                         positions: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
     """``reordered_logits`` computed with the confirmed prefix shared (000 App. B): the positions
     before the batch's first mask are filled in every row (prompt + confirmed tokens); rows whose
     prefix is identical (IMH's T + 1 candidates of one sample) get ONE prefix forward and KV cache,
     and only their tails (window + what follows) are forwarded per row, attending to that cache in
     place.  Memory O(L + N·W) per sample instead of O(N·L).  Returns None when no two rows share a
-    prefix (nothing to gain: the caller runs the plain forward)."""
+    prefix (nothing to gain: the caller runs the plain forward).  ``positions`` [B, S]: the rows of
+    those positions only, [B, S, V] (as ``reordered_logits``)."""
     B, L = x.shape
     real = torch.ones_like(x) if attention_mask is None else attention_mask.to(x.device).long()
     is_mask = (x == mask_id) & real.bool()
@@ -287,11 +293,22 @@ def shared_prefix_logits(model: NativeWeDLM, x: torch.Tensor, mask_id: int,
         return None
     p_ids, p_real = uniq[:, :c], uniq[:, c:]
     p_am = None if bool(p_real.all()) else p_real
-    pre = model(p_ids, attention_mask=p_am, use_cache=True)
+    # the prefix's own rows: all, or the requested positions before c (the same set for every prefix)
+    early = None if positions is None else positions < c
+    pre_pos = None if early is None else positions[early].unique()
+    pre = model(p_ids, attention_mask=p_am, use_cache=True,
+                output_rows=None if pre_pos is None else pre_pos.expand(uniq.shape[0], -1))
     ids, pos, _, perm = reorder(x[:, c:], mask_id)           # the tail has no padding (left padding)
     pos = pos + p_real.sum(1)[inv][:, None]
     am = None if p_am is None else torch.cat([p_real[inv], torch.ones_like(ids)], 1)
+    back = perm.argsort(1)
     tail = model(ids, attention_mask=am, position_ids=pos, past_key_values=pre.past_key_values,
-                 past_groups=inv).logits
-    tail = tail.gather(1, perm.argsort(1)[..., None].expand(-1, -1, tail.shape[-1]))
-    return torch.cat([pre.logits[inv], tail], 1)
+                 past_groups=inv, output_rows=back if positions is None else back.gather(1, (positions - c).clamp_min(0))
+                 ).logits
+    if positions is None:
+        return torch.cat([pre.logits[inv], tail], 1)
+    if not bool(early.any()):
+        return tail
+    col = torch.searchsorted(pre_pos, positions).clamp_max(len(pre_pos) - 1)   # column of each early position
+    early_logits = pre.logits[inv].gather(1, col[..., None].expand(-1, -1, tail.shape[-1]))
+    return torch.where(early[..., None], early_logits, tail)

@@ -72,14 +72,16 @@ class WeDLMDenoiser(HFDenoiser):
     #: candidates; native module only); False: every row forwards its whole canvas
     share_prefix: bool = True
 
-    def _forward(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor]) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, attention_mask: Optional[torch.Tensor],
+                 rows: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Canvas-order logits (no shift: ``rows`` are positions), through the reordered forward."""
         if attention_mask is not None and bool(attention_mask.all()):
             attention_mask = None
         if self.share_prefix and isinstance(self.model, NativeWeDLM) and x.shape[0] > 1:
-            out = shared_prefix_logits(self.model, x, self.mask_id, attention_mask)
+            out = shared_prefix_logits(self.model, x, self.mask_id, attention_mask, rows)
             if out is not None:
                 return out
-        return reordered_logits(self.model, x, self.mask_id, attention_mask)
+        return reordered_logits(self.model, x, self.mask_id, attention_mask, rows)
 
     # The prefix / dual caches of workers/prefix_cache.py assume bidirectional attention; WeDLM's
     # cache is the causal one of its confirmed prefix (native_wedlm, ``past_key_values``).

@@ -11,6 +11,10 @@ does not depend on the rest of the batch (``Step.window_rand``: one per position
 window span), so its output is the same alone, in any batch, or refilled into a running one
 (``workers/batching.py``).
 Samples that finish early leave the batch (their rows are no longer forwarded).
+
+Memory (issue 27): a step forwards only the positions it reads — each row's window, plus what the
+step hooks declare — through the denoiser's ``positions`` keyword (``workers.denoiser.logits_at``),
+so no tensor of the step is vocabulary-sized over every position (``RowLogits``).
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from typing import Any, Callable, ClassVar, Optional, Protocol, Sequence, Union
 
 import torch
 
-from workers.denoiser import accepts_attention_mask, check_denoiser, model_device, pad_id_of
+from workers.denoiser import (accepts_attention_mask, check_denoiser, logits_at, model_device, pad_id_of,
+                              take_positions)
 from workers.samplers.functional import NEG_INF
 
 LN2 = math.log(2.0)
@@ -52,15 +57,69 @@ class SamplerOutput:
 
 
 @dataclass
+class RowLogits:
+    """Logits of some generated positions of each row: a step forwards only what it reads (issue 27).
+
+    ``values`` [N, S, V]; ``positions`` [N, S]: column j of row n holds generated position
+    ``positions[n, j]`` (repeats allowed: windows clamped at the region's end, padding)."""
+
+    values: torch.Tensor
+    positions: torch.Tensor
+
+    def __getitem__(self, rows: Any) -> "RowLogits":
+        return RowLogits(self.values[rows], self.positions[rows])
+
+    def covers(self, idx: torch.Tensor) -> torch.Tensor:
+        """bool [N]: whether every generated position of ``idx`` [N, K] is present in its row."""
+        return (self.positions[:, None, :] == idx[:, :, None]).any(-1).all(-1)
+
+    def at(self, idx: torch.Tensor, valid: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits [N, K, V] of generated positions ``idx`` [N, K] (entries where ``valid`` [N, K] is
+        False are padding: any row).  May be a view of ``values`` (when ``idx`` is its first K
+        columns): copy before writing.  A position not present is a bug of the caller's declaration
+        (a step hook's ``positions``), never silently filled."""
+        K = idx.shape[1]
+        if K <= self.positions.shape[1] and torch.equal(self.positions[:, :K], idx):
+            return self.values[:, :K]
+        eq = self.positions[:, None, :] == idx[:, :, None]                 # [N, K, S]
+        found = eq.any(-1)
+        if not bool(found.all() if valid is None else (found | ~valid).all()):
+            raise RuntimeError("a step reads generated positions its forward did not compute: a step hook "
+                               "that moves a row's window must declare those positions (StepHook.positions)")
+        return take_positions(self.values, eq.int().argmax(-1))
+
+    @staticmethod
+    def cat(parts: Sequence["RowLogits"]) -> "RowLogits":
+        """Rows of several ``RowLogits`` in one (narrower parts repeat their last column)."""
+        S = max(p.positions.shape[1] for p in parts)
+
+        def pad(t: torch.Tensor) -> torch.Tensor:
+            n = S - t.shape[1]
+            return t if n == 0 else torch.cat([t, t[:, -1:].expand(-1, n, *t.shape[2:])], 1)
+
+        return RowLogits(torch.cat([pad(p.values) for p in parts]), torch.cat([pad(p.positions) for p in parts]))
+
+
+def positions_of(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The True columns of each row of ``mask`` [N, G] in ascending order, as indices [N, K] (K =
+    the largest count, at least 1), and ``valid`` [N, K]: shorter rows are padded with distinct
+    False columns, so scattering values back to [N, G] restores every row exactly."""
+    K = max(int(mask.sum(1).max()), 1) if mask.shape[0] else 1
+    order = (~mask).to(torch.int8).argsort(dim=1, stable=True)[:, :K]
+    return order, mask.gather(1, order)
+
+
+@dataclass
 class Commit:
     """A sampler's decision at one step, over the window [A, W]."""
 
     mask: torch.Tensor                       # bool: positions to commit (≥ 1 eligible per row)
     tokens: torch.Tensor                     # long: token for each committed position
     forced: Optional[torch.Tensor] = None    # bool [A]: only the rule's fallback token was committed
-    # Lookahead samplers (IMH) already forwarded the committed state: its generated-region logits
-    # [A, G, V] serve as the next step's forward for rows where ``next_valid`` is True.
-    next_logits: Optional[torch.Tensor] = None
+    # Lookahead samplers (IMH) already forwarded the committed state: its logits (a ``lookahead``
+    # with ``reuse=True``, one row per active sample) serve as the next step's forward for rows
+    # where ``next_valid`` is True.
+    next_logits: Optional[RowLogits] = None
     next_valid: Optional[torch.Tensor] = None
     # log p of each committed token under the state it was decided from, when that is not this
     # step's forward (ETE commits exploitation tokens on a hypothesis' marginals).
@@ -82,7 +141,7 @@ class Step:
     mask_id: int
     traces: list[Trace]           # the A active samples' traces (for sampler diagnostics)
     _rand: Callable[[int], torch.Tensor]
-    _lookahead: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    _lookahead: Callable[..., RowLogits]
 
     def rand(self, n: Union[int, Sequence[int]]) -> torch.Tensor:
         """[A, n] uniforms, row a drawn from sample a's own generator.
@@ -105,10 +164,14 @@ class Step:
             u = torch.cat([u, torch.ones(u.shape[0], W - u.shape[1], device=u.device)], 1)
         return u
 
-    def lookahead(self, xs: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
-        """Forward extra candidate rows ``xs`` [R, L] (row r belongs to active sample owners[r]);
-        returns their generated-region logits [R, G, V] and charges R rows to forward_rows."""
-        return self._lookahead(xs, owners)
+    def lookahead(self, xs: torch.Tensor, owners: torch.Tensor, positions: Optional[torch.Tensor] = None,
+                  reuse: bool = False) -> RowLogits:
+        """Forward extra candidate rows ``xs`` [R, L] (row r belongs to active sample owners[r]) and
+        charge R rows to forward_rows.  Returns their logits, upcast, at generated ``positions``
+        [R, K] (None: every generated position; read them with ``.at(positions)``).  ``reuse``: the
+        sampler may hand rows back as ``Commit.next_logits``, so each row also covers the window
+        its sample would have next step with that row's state committed (and what the hooks read)."""
+        return self._lookahead(xs, owners, positions, reuse)
 
 
 # ------------------------------------------------------------------------------- validation
@@ -224,7 +287,7 @@ class DecodeState:
     stage: torch.Tensor
     gens: list[torch.Generator]
     traces: list[Trace]
-    cache: dict[int, torch.Tensor] = field(default_factory=dict)
+    cache: dict[int, RowLogits] = field(default_factory=dict)
     step_idx: int = 0
 
     @property
@@ -245,14 +308,32 @@ class StepHook(Protocol):
     """Something ``Sampler.decode`` calls at every step, after the forward, before ``select``.
 
     Keeps rules that act on all samplers (infilling's early exit) out of the sampler loop, so
-    this module needs no knowledge of them.
+    this module needs no knowledge of them.  A hook may also define
+    ``positions(state, active) -> bool [A, G]``: the generated positions ``after_forward`` reads,
+    and those of any window it moves a row to (the step forwards only those and the windows,
+    issue 27); it then receives the step's ``RowLogits`` (``logits.at(idx)``).  A hook without
+    ``positions`` receives the logits of every generated position, [A, G, V], as before.
     """
 
-    def after_forward(self, state: DecodeState, active: torch.Tensor, logits: torch.Tensor,
+    def after_forward(self, state: DecodeState, active: torch.Tensor, logits: Any,
                       traces: list[Trace]) -> torch.Tensor:
-        """``active`` [A] sample ids, ``logits`` [A, G, V] their forward, ``traces`` theirs.
+        """``active`` [A] sample ids, ``logits`` their forward (above), ``traces`` theirs.
         Returns bool [A]: rows that go on to ``select`` this step (False: the hook handled it)."""
         ...  # pragma: no cover - protocol
+
+
+@dataclass
+class Window:
+    """Each active row's window: ``m`` [A, G] the positions of its current stage still masked,
+    [start, end) its eligible span, ``idx`` [A, W] the generated positions a step reads (W is the
+    batch's width; clamped at the region's end), ``reach`` [A] how far past ``start`` the row's
+    window can read at any batch width (what a reused lookahead forward must cover)."""
+
+    m: torch.Tensor
+    start: torch.Tensor
+    end: torch.Tensor
+    idx: torch.Tensor
+    reach: torch.Tensor
 
 
 class Sampler:
@@ -261,6 +342,9 @@ class Sampler:
     name: ClassVar[str] = ""
     tracks_rounds: ClassVar[bool] = False   # record exploit/explore rounds and bits
     own_round_accounting: ClassVar[bool] = False  # the sampler fills exploit/explore itself (ETE)
+    #: forward every generated position at every step, as before issue 27 (memory B·G·V): the
+    #: reference the exactness tests compare the window-only forwards with
+    full_logits: bool = False
 
     def __init__(self, temperature: float = 1.0, **params: Any) -> None:
         self._params: dict[str, Any] = {"temperature": check_float("temperature", temperature), **params}
@@ -360,14 +444,7 @@ class Sampler:
             active = live.nonzero().squeeze(1)
             if active.numel() == 0:
                 break
-            logits = self._forward_active(state, active)
-            for hook in hooks:
-                keep = hook.after_forward(state, active, logits, [state.traces[b] for b in active.tolist()])
-                if not bool(keep.all()):
-                    active, logits = active[keep], logits[keep]
-            if active.numel():   # a hook may have finished every row of this step
-                step, idx = self._make_step(state, active, logits)
-                self._commit(state, active, step, idx, self.select(step))
+            self._step(state, active, hooks)
             state.step_idx += 1
         return self._finish(state)
 
@@ -386,60 +463,133 @@ class Sampler:
                            gens=[torch.Generator(device=device).manual_seed(int(s)) for s in seeds],
                            traces=traces)
 
-    @staticmethod
-    def _forward(state: "DecodeState", xs: torch.Tensor, owners: torch.Tensor,
-                 active: torch.Tensor) -> torch.Tensor:
-        """Generated-region logits of rows ``xs`` (row r belongs to active sample owners[r]), in
-        the model's dtype: only the window a sampler reads is upcast (``_make_step``), so a step
-        never holds fp32 logits of every position (issue 27: memory on a 24 GB GPU)."""
-        kw = {"attention_mask": state.attn[active[owners]]} if state.ragged else {}
-        return state.model.logits(xs, **kw)[:, state.P:, :]
+    def _step(self, state: "DecodeState", active: torch.Tensor, hooks: Sequence["StepHook"] = ()) -> None:
+        """One step of the active rows: forward what the step reads, run the hooks, build the
+        window, ``select``, commit (``decode`` and ``workers.batching`` both run it)."""
+        logits = self._forward_active(state, active, hooks)
+        for hook in hooks:
+            seen = logits if hasattr(hook, "positions") else logits.values   # undeclared: [A, G, V]
+            keep = hook.after_forward(state, active, seen, [state.traces[b] for b in active.tolist()])
+            if not bool(keep.all()):
+                active, logits = active[keep], logits[keep]
+        if active.numel():   # a hook may have finished every row of this step
+            step, idx = self._make_step(state, active, logits, hooks)
+            self._commit(state, active, step, idx, self.select(step))
 
-    def _forward_active(self, state: "DecodeState", active: torch.Tensor) -> torch.Tensor:
-        """This step's logits [A, G, V]: one forward, except rows whose current state a lookahead
-        sampler already forwarded last step (those reuse it and are not charged again)."""
+    @staticmethod
+    def _forward(state: "DecodeState", xs: torch.Tensor, owners: torch.Tensor, active: torch.Tensor,
+                 positions: torch.Tensor) -> torch.Tensor:
+        """Logits [R, S, V] of rows ``xs`` (row r belongs to active sample owners[r]) at generated
+        ``positions`` [R, S], in the model's dtype: the model computes those rows only when it
+        takes ``positions`` (issue 27: memory on a 24 GB GPU); a sampler upcasts what it reads."""
+        am = state.attn[active[owners]] if state.ragged else None
+        return logits_at(state.model, xs, state.P + positions, am)
+
+    @staticmethod
+    def _hook_positions(state: "DecodeState", active: torch.Tensor,
+                        hooks: Sequence["StepHook"]) -> Optional[torch.Tensor]:
+        """bool [A, G]: the generated positions the hooks read (None without hooks; every position
+        when a hook does not declare them)."""
+        if not hooks:
+            return None
+        need = torch.zeros(active.numel(), state.G, dtype=torch.bool, device=active.device)
+        for hook in hooks:
+            declared = getattr(hook, "positions", None)
+            if declared is None:
+                return torch.ones_like(need)
+            need |= declared(state, active)
+        return need
+
+    def _needed(self, state: "DecodeState", active: torch.Tensor, hooks: Sequence["StepHook"],
+                masked: Optional[torch.Tensor] = None, reach: bool = False) -> torch.Tensor:
+        """Generated positions [A, S] a forward of the active rows must cover: each row's window
+        (first, in order), then what the hooks read; every position with ``full_logits``.
+        ``masked``: the rows' mask maps (default: the state's); ``reach``: cover the window at any
+        batch width (a reused lookahead forward, whose next batch is not known yet)."""
+        G, device = state.G, active.device
+        if self.full_logits:
+            return torch.arange(G, device=device).expand(active.numel(), G)
+        win = self._window(state, active, masked)
+        extra = self._hook_positions(state, active, hooks)
+        if reach:
+            cols = torch.arange(G, device=device)[None, :]
+            span = (cols >= win.start[:, None]) & (cols < (win.start + win.reach)[:, None])
+            extra = span if extra is None else extra | span
+        if extra is not None and bool(extra.all()):
+            return torch.arange(G, device=device).expand(active.numel(), G)
+        return win.idx if extra is None else torch.cat([win.idx, positions_of(extra)[0]], 1)
+
+    def _forward_active(self, state: "DecodeState", active: torch.Tensor,
+                        hooks: Sequence["StepHook"] = ()) -> RowLogits:
+        """This step's logits of the positions it reads (``_needed``): one forward, except rows whose
+        current state a lookahead sampler already forwarded last step covering them (those reuse
+        it and are not charged again)."""
         act_list, device, cache = active.tolist(), active.device, state.cache
         A = len(act_list)
-        fresh = [a for a, b in enumerate(act_list) if b not in cache]
-        if len(fresh) == A:
-            logits = self._forward(state, state.x[active], torch.arange(A, device=device), active)
+        need = self._needed(state, active, hooks)
+        hit = {a for a, b in enumerate(act_list)
+               if b in cache and bool(cache[b].covers(need[a:a + 1]).all())}
+        fresh = [a for a in range(A) if a not in hit]
+        if not hit:
+            values = self._forward(state, state.x[active], torch.arange(A, device=device), active, need)
         else:
-            logits = torch.stack([cache.get(b, next(iter(cache.values()))) for b in act_list])
+            rows: list[Optional[torch.Tensor]] = [None] * A
+            for a in hit:
+                rows[a] = cache[act_list[a]].at(need[a:a + 1])[0]
             if fresh:
                 idx_f = torch.tensor(fresh, device=device)
-                logits[idx_f] = self._forward(state, state.x[active[idx_f]], idx_f, active)
+                out = self._forward(state, state.x[active[idx_f]], idx_f, active, need[idx_f])
+                for j, a in enumerate(fresh):
+                    rows[a] = out[j]
+            dtype = next(r.dtype for r in rows if r is not None and r.dtype in (torch.float32, torch.float64))
+            values = torch.stack([r.to(dtype) for r in rows])   # reused rows are upcast already
         cache.clear()
         for a in fresh:
             state.traces[act_list[a]].forward_rows += 1
-        return logits
+        return RowLogits(values, need)
 
-    def _make_step(self, state: "DecodeState", active: torch.Tensor,
-                   logits: torch.Tensor) -> tuple[Step, torch.Tensor]:
-        """The window each active row may commit in (current stage, ``window_bounds``), and the
-        per-row random streams and lookahead the sampler may use.  Also returns the window's
-        generated-region positions ``idx`` [A, W]."""
-        model, G, device, gens = state.model, state.G, active.device, state.gens
-        act_list = active.tolist()
-        act_traces = [state.traces[b] for b in act_list]
-        V = logits.shape[-1]
-        m_all, st = state.masked[active], state.stage[active]
+    def _window(self, state: "DecodeState", active: torch.Tensor, masked: Optional[torch.Tensor] = None,
+                traces: Optional[list[Trace]] = None) -> Window:
+        """The window each active row may commit in: its current stage (``stage``), the sampler's
+        ``window_bounds``, a causal-window model's streaming window.  ``masked`` [A, G]: the rows'
+        mask maps (default: the state's).  Known before the forward: it depends only on the mask
+        and stage maps and the traces."""
+        model, G, device = state.model, state.G, active.device
+        traces = [state.traces[b] for b in active.tolist()] if traces is None else traces
+        m_all = state.masked[active] if masked is None else masked
+        st = state.stage[active]
         current = torch.where(m_all, st, torch.full_like(st, 1 << 30)).min(1).values
         m = m_all & (st == current[:, None])
-        start, end = self.window_bounds(m, act_traces, state.block_length)
+        start, end = self.window_bounds(m, traces, state.block_length)
         stream = stream_window(model)
         if stream:   # a causal-window model (WeDLM): W positions from the first masked one
             # The window's width must not depend on the batch (rows draw ``rand(width)``): keep
             # it at min(W, block span) even where a row's window is cut short by the region's end.
+            reach = (end - start).clamp_max(stream)
             width = min(stream, int((end - start).max()))
             start, end = stream_bounds(m, start, end, stream)
             end = end.clamp_max(G)
         else:
+            reach = end - start
             end = end.clamp_max(G)
             width = int((end - start).max())
         idx = (start[:, None] + torch.arange(width, device=device)).clamp_max(G - 1)
-        window = upcast(logits.gather(1, idx[..., None].expand(-1, -1, V)))  # gather: a new tensor
+        return Window(m, start, end, idx, reach)
+
+    def _make_step(self, state: "DecodeState", active: torch.Tensor, logits: RowLogits,
+                   hooks: Sequence["StepHook"] = ()) -> tuple[Step, torch.Tensor]:
+        """The window each active row may commit in (``_window``, after the hooks), and the per-row
+        random streams and lookahead the sampler may use.  Also returns the window's
+        generated-region positions ``idx`` [A, W]."""
+        model, G, device, gens = state.model, state.G, active.device, state.gens
+        act_list = active.tolist()
+        act_traces = [state.traces[b] for b in act_list]
+        win = self._window(state, active, traces=act_traces)
+        start, end, idx = win.start, win.end, win.idx
+        window = upcast(logits.at(idx), copy=True)   # only the window is ever upcast
         window[..., model.mask_id] = NEG_INF
-        eligible = m.gather(1, idx) & (start[:, None] + torch.arange(width, device=device) < end[:, None])
+        width = idx.shape[1]
+        eligible = win.m.gather(1, idx) & (start[:, None] + torch.arange(width, device=device) < end[:, None])
 
         def rand(n: Union[int, Sequence[int]]) -> torch.Tensor:
             if isinstance(n, int):
@@ -449,10 +599,16 @@ class Sampler:
                 out[a, :k] = torch.rand(int(k), generator=gens[b], device=device)
             return out
 
-        def lookahead(xs: torch.Tensor, owners: torch.Tensor) -> torch.Tensor:
+        def lookahead(xs: torch.Tensor, owners: torch.Tensor, positions: Optional[torch.Tensor],
+                      reuse: bool) -> RowLogits:
             for o in owners.tolist():
                 act_traces[o].forward_rows += 1
-            return upcast(self._forward(state, xs, owners, active))  # samplers score these whole
+            ask = torch.arange(G, device=device).expand(len(owners), G) if positions is None else positions
+            if reuse:   # also what the next step reads, were this row's state committed
+                own = active[owners]
+                masked = state.masked[own] & (xs[:, state.P:] == model.mask_id)
+                ask = torch.cat([ask, self._needed(state, own, hooks, masked, reach=True)], 1)
+            return RowLogits(upcast(self._forward(state, xs, owners, active, ask)), ask)
 
         step = Step(window, eligible, start, end, state.block_length, self.temperature, state.x[active],
                     state.P, int(model.mask_id), act_traces, rand, lookahead)
@@ -481,7 +637,7 @@ class Sampler:
             committed[a].append(g)
         if c.next_logits is not None:
             for a in torch.nonzero(c.next_valid).squeeze(1).tolist():
-                state.cache[act_list[a]] = c.next_logits[a]
+                state.cache[act_list[a]] = c.next_logits[a:a + 1]
         for a, tr in enumerate(act_traces):
             tr.nfe += 1
             tr.bits += step_bits[a]

@@ -190,10 +190,10 @@ class ETESampler(Sampler):
         xs = step.x[a].repeat(len(cand), 1)
         xs[torch.arange(len(cand)), step.gen_start + pos[a, cand]] = top
         owners = torch.full((len(cand),), a, dtype=torch.long, device=xs.device)
-        hyp = step.lookahead(xs, owners)                                 # [K, G, V], K rows
+        wpos = pos[a].clamp_max(step.x.shape[1] - step.gen_start - 1).expand(len(cand), -1)
+        hyp_w = step.lookahead(xs, owners, wpos).at(wpos)               # [K, W, V]: K rows, the window
         step.traces[a].nfe += 1                                          # one extra sequential forward
-        hyp[..., step.mask_id] = NEG_INF
-        hyp_w = hyp[:, pos[a].clamp_max(hyp.shape[1] - 1)]             # [K, W, V] window view
+        hyp_w[..., step.mask_id] = NEG_INF
         hyp_logp = torch.log_softmax(hyp_w, -1)
         others = step.eligible[a] & ~commit[a]
         scores = []

@@ -13,7 +13,8 @@ The proposal is r_i = softmax(α ℓ_i) (Eq. 9).  The target is π_i(v) ∝ exp(
 where W(s′) is the set of still-masked positions in the lookahead window (``window``: "all" =
 every masked position R(s′), 000 Eq. 8 and the default; "block" = the current block; an integer
 N = the N generated positions after i, as 000 runs WeDLM with N = 16).  x, y_1..y_T ~ r_i are drawn from the sample's own stream; their T+1 states are
-forwarded in ONE batched call; the chain accepts y_t with probability min(1, exp(Δ̂_y − Δ̂_x))
+forwarded in ONE batched call (their logits of W(s′) only, plus the next step's window of the
+reused one); the chain accepts y_t with probability min(1, exp(Δ̂_y − Δ̂_x))
 (Eq. 10, App. D: the α ℓ terms cancel).  The committed candidate's forward is reused as the next
 step's forward, so ``nfe`` equals the one-token baseline's; ``forward_rows`` = nfe + T·(steps
 whose window W(s′) was non-empty) — when W(s′) is empty, Δ̂ ≡ 0, every move is accepted and no
@@ -29,7 +30,8 @@ from typing import Union
 
 import torch
 
-from workers.samplers.base import Commit, Sampler, Step, Trace, check_float, check_int
+from workers.samplers.base import (Commit, RowLogits, Sampler, Step, Trace, check_float, check_int,
+                                   positions_of)
 from workers.samplers.functional import NEG_INF, entropy, margin, masked_argmax, one_hot_rows, probs, sample_tokens
 
 POSITION_RULES = ("confidence", "entropy", "margin", "random")
@@ -122,13 +124,17 @@ class IMHSampler(Sampler):
             which = torch.arange(T + 1, device=i.device).repeat(int(need.sum()))
             xs = step.x[owners].clone()
             xs[torch.arange(len(owners)), step.gen_start + gpos[owners]] = cands[owners, which]
-            outs = [step.lookahead(xs[k:k + self.max_rows], owners[k:k + self.max_rows])
-                    for k in range(0, len(owners), self.max_rows)]
-            cand_logits = torch.cat(outs)                                     # [R, G, V]
+            # each candidate is scored on its owner's W(s′) only: those rows of the forward (issue 27)
+            wpos, wvalid = positions_of(win[owners])                          # [R, K]
+            cand = RowLogits.cat([step.lookahead(xs[k:k + self.max_rows], owners[k:k + self.max_rows],
+                                                 wpos[k:k + self.max_rows], reuse=True)
+                                  for k in range(0, len(owners), self.max_rows)])
+            cand_logits = cand.at(wpos)                                       # [R, K, V]
             cand_logits[..., step.mask_id] = NEG_INF
             logq = torch.log_softmax(cand_logits, -1)
-            per_pos = torch.logsumexp(self.alpha * logq, -1)                  # log Σ_u q_j(u)^α
-            per_pos = torch.where(win[owners], per_pos, torch.zeros_like(per_pos))
+            per_win = torch.logsumexp(self.alpha * logq, -1)                  # log Σ_u q_j(u)^α
+            per_win = torch.where(wvalid, per_win, torch.zeros_like(per_win))
+            per_pos = per_win.new_zeros(len(owners), G).scatter(1, wpos, per_win)   # [R, G], 0 off W(s′)
             delta[owners, which] = per_pos.sum(-1).to(delta.dtype)
 
         # The IMH chain (Alg. 1 lines 6–13): state index k into the candidates, starting at x.
@@ -148,7 +154,7 @@ class IMHSampler(Sampler):
             r_of = torch.full((A, T + 1), -1, dtype=torch.long, device=i.device)
             r_of[owners, which] = torch.arange(len(owners), device=i.device)
             pick = r_of[rows, state].clamp_min(0)
-            next_logits = cand_logits[pick]
+            next_logits = cand[pick]
         for a, tr in enumerate(step.traces):
             tr.extra.setdefault("accepted", 0.0)
             tr.extra.setdefault("proposals", 0)

@@ -24,8 +24,9 @@ from typing import Any, Optional, Sequence, Union
 
 import torch
 
-from workers.samplers.base import (LN2, DecodeState, Sampler, SamplerOutput, Trace, build_canvas, check_float,
-                                   check_int, upcast)
+from workers.denoiser import logits_at
+from workers.samplers.base import (LN2, DecodeState, RowLogits, Sampler, SamplerOutput, Trace, build_canvas,
+                                   check_float, check_int, positions_of, upcast)
 from workers.samplers.functional import NEG_INF, entropy
 
 Text = Union[str, Sequence[int]]
@@ -88,18 +89,33 @@ class EarlyExit:
             raise ValueError(f"exit_decode must be one of {', '.join(EXIT_DECODES)}, got {exit_decode!r}")
         self.exit_decode = exit_decode
 
-    def after_forward(self, state: DecodeState, active: torch.Tensor, logits: torch.Tensor,
+    def positions(self, state: DecodeState, active: torch.Tensor) -> torch.Tensor:
+        """bool [A, G]: the generated positions this hook reads (the ``StepHook`` declaration): the
+        answer block's masked positions; with ``exit_decode="sampler"`` also every window an exit
+        moves a row to, i.e. everything from the block holding the answer's first position on
+        (the step forwards only these and the windows, issue 27)."""
+        answer = state.stage[active] == 1
+        need = answer & state.masked[active]
+        if self.exit_decode == "sampler":   # windows start at a block boundary at or before the answer
+            first = torch.where(answer.any(1), answer.int().argmax(1), state.G)
+            cols = torch.arange(state.G, device=answer.device)[None, :]
+            need |= cols >= (first // state.block_length * state.block_length)[:, None]
+        return need
+
+    def after_forward(self, state: DecodeState, active: torch.Tensor, logits: RowLogits,
                       traces: list[Trace]) -> torch.Tensor:
         """Record H_UB for the active rows; exit those below γ.  Returns rows that go on to ``select``
         (the ``StepHook`` protocol of ``Sampler.decode``)."""
         model, x, P, masked, stage, step_idx = (state.model, state.x, state.P, state.masked,
                                                 state.stage, state.step_idx)
         keep = torch.ones(active.numel(), dtype=torch.bool, device=active.device)
-        lg = upcast(logits, copy=True)  # the model's dtype until here
-        lg[..., model.mask_id] = NEG_INF
         answer = (stage[active] == 1) & masked[active]
         reasoning_left = (stage[active] == 0) & masked[active]
-        h = torch.where(answer, entropy(torch.softmax(lg, -1)), torch.zeros_like(lg[..., 0])).sum(1)
+        pos, valid = positions_of(answer)                  # each row's masked answer positions, ascending
+        lg = upcast(logits.at(pos, valid), copy=True)  # the model's dtype until here
+        lg[..., model.mask_id] = NEG_INF
+        ent = torch.where(valid, entropy(torch.softmax(lg, -1)), torch.zeros_like(lg[..., 0]))
+        h = ent.new_zeros(answer.shape).scatter(1, pos, ent).sum(1)   # Σ over the region, as H_UB reads
         for a, b in enumerate(active.tolist()):
             tr = traces[a]
             tr.extra.setdefault("h_ub", []).append(float(h[a]))
@@ -109,14 +125,15 @@ class EarlyExit:
             tr.extra.update(h_ub_at_exit=float(h[a]), masked_at_exit=int(reasoning_left[a].sum()))
             masked[b] &= stage[b] != 0                       # abandon the rest of the reasoning
             if self.exit_decode == "greedy":
-                pos = answer[a].nonzero().squeeze(1)
-                tok = lg[a, pos].argmax(-1)
-                x[b, P + pos] = tok
-                masked[b, pos] = False
-                nats = -float(torch.log_softmax(lg[a, pos], -1).gather(-1, tok[:, None]).sum())
+                n = int(valid[a].sum())
+                g_pos, g_lg = pos[a, :n], lg[a, :n]           # the valid columns come first, in order
+                tok = g_lg.argmax(-1)
+                x[b, P + g_pos] = tok
+                masked[b, g_pos] = False
+                nats = -float(torch.log_softmax(g_lg, -1).gather(-1, tok[:, None]).sum())
                 tr.nfe += 1
                 tr.bits += nats / LN2
-                for g in pos.tolist():
+                for g in g_pos.tolist():
                     tr.order.append(g)
                     tr.commit_step[g] = step_idx
                 keep[a] = False
@@ -186,7 +203,7 @@ def trace_scores(model: Any, prompt: Sequence[int], tokens: torch.Tensor, order:
         rows[t:, P + reasoning[t - 1]] = tokens[reasoning[t - 1]]
     phis: list[float] = []
     for k in range(0, rows.shape[0], max_rows):
-        lg = model.logits(rows[k:k + max_rows])[:, P + sl.start:P + sl.stop, :].double()
+        lg = logits_at(model, rows[k:k + max_rows], torch.arange(P + sl.start, P + sl.stop)).double()
         lg[..., model.mask_id] = NEG_INF
         lp = torch.log_softmax(lg, -1).gather(-1, ans[None, :, None].expand(lg.shape[0], -1, 1))
         phis.extend(lp.squeeze(-1).sum(-1).tolist())

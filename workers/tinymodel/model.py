@@ -193,6 +193,8 @@ class TinyDiffusionLM(TinyDiffusionPreTrainedModel):
 
     #: ``forward`` takes a prefix cache (``past_key_values``): see workers/prefix_cache.py.
     supports_prefix_cache = True
+    #: ``forward`` takes ``output_rows``: the head runs on those rows only (issue 27, memory).
+    supports_output_rows = True
 
     def forward(
         self,
@@ -201,6 +203,7 @@ class TinyDiffusionLM(TinyDiffusionPreTrainedModel):
         labels: Optional[torch.Tensor] = None,
         past_key_values: Optional[tuple[tuple[torch.Tensor, torch.Tensor], ...]] = None,
         use_cache: bool = False,
+        output_rows: Optional[torch.Tensor] = None,
         **kwargs,
     ) -> TinyDiffusionOutput:
         """``labels`` (optional, -100 = ignore) gives a plain mean cross-entropy ``loss``.
@@ -208,8 +211,11 @@ class TinyDiffusionLM(TinyDiffusionPreTrainedModel):
         Prefix cache: ``past_key_values`` holds each layer's (k, v) for the first Lp positions,
         which are then not in ``input_ids`` (its L tokens are positions Lp..Lp+L-1);
         ``attention_mask``, if given, covers all Lp + L positions.  ``use_cache=True`` returns
-        every layer's (k, v) for all Lp + L positions.
+        every layer's (k, v) for all Lp + L positions.  ``output_rows`` [B, S] (indices into the L
+        tokens): the final LayerNorm and head run on those rows only, logits [B, S, V].
         """
+        if labels is not None and output_rows is not None:
+            raise ValueError("labels need the logits of every position; pass output_rows=None")
         B, L = input_ids.shape
         Lp = 0 if past_key_values is None else past_key_values[0][0].shape[2]
         if attention_mask is None:
@@ -230,6 +236,8 @@ class TinyDiffusionLM(TinyDiffusionPreTrainedModel):
         for i, block in enumerate(self.blocks):
             x, kv = block(x, cos, sin, key_bias, None if past_key_values is None else past_key_values[i])
             kvs.append(kv)
+        if output_rows is not None:
+            x = x.gather(1, output_rows.to(x.device)[..., None].expand(-1, -1, x.shape[-1]))
         logits = self.lm_head(self.ln_f(x))
         loss = None
         if labels is not None:
