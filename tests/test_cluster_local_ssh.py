@@ -72,7 +72,7 @@ while time.time() - t0 < 400:
     time.sleep(0.5)
 PY
 "$BIN/ray" job submit --address "http://10.99.0.1:8275" --working-dir . \
-    --runtime-env-json '{"env_vars": {"DLLM_WAIT_TIMEOUT": "150"}}' -- \
+    --runtime-env-json '{"env_vars": {"DLLM_WAIT_TIMEOUT": "400"}}' -- \
     "$BIN/python" sweeps/pareto.py --smoke --out "$TMP/out" --no-report --no-progress > "$TMP/job.log" 2>&1
 echo $? > "$TMP/job.rc"
 wait
@@ -127,7 +127,7 @@ def test_ray_up_of_cluster_local_yaml_over_ssh_runs_a_sweep_job(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env.update(TMP=str(tmp_path), BIN=str(bin_dir), SSHD=SSHD, HOME=str(Path.home()))
     subprocess.run(["unshare", "--net", "--pid", "--mount", "--fork", "--mount-proc", "--kill-child",
-                    "bash", "-c", INNER], cwd=ROOT, env=env, timeout=560, check=True)
+                    "bash", "-c", INNER], cwd=ROOT, env=env, timeout=900, check=True)
 
     def log(name: str) -> str:
         p = tmp_path / name
