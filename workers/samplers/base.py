@@ -466,14 +466,16 @@ class Sampler:
     def _step(self, state: "DecodeState", active: torch.Tensor, hooks: Sequence["StepHook"] = ()) -> None:
         """One step of the active rows: forward what the step reads, run the hooks, build the
         window, ``select``, commit (``decode`` and ``workers.batching`` both run it)."""
-        logits = self._forward_active(state, active, hooks)
+        win = self._window(state, active)   # known before the forward: the mask and stage maps
+        logits = self._forward_active(state, active, hooks, win)
         for hook in hooks:
             seen = logits if hasattr(hook, "positions") else logits.values   # undeclared: [A, G, V]
             keep = hook.after_forward(state, active, seen, [state.traces[b] for b in active.tolist()])
             if not bool(keep.all()):
                 active, logits = active[keep], logits[keep]
         if active.numel():   # a hook may have finished every row of this step
-            step, idx = self._make_step(state, active, logits, hooks)
+            # a hook may have moved a row's window (early exit): then build it again
+            step, idx = self._make_step(state, active, logits, hooks, None if hooks else win)
             self._commit(state, active, step, idx, self.select(step))
 
     @staticmethod
@@ -501,15 +503,17 @@ class Sampler:
         return need
 
     def _needed(self, state: "DecodeState", active: torch.Tensor, hooks: Sequence["StepHook"],
-                masked: Optional[torch.Tensor] = None, reach: bool = False) -> torch.Tensor:
+                masked: Optional[torch.Tensor] = None, reach: bool = False,
+                win: Optional[Window] = None) -> torch.Tensor:
         """Generated positions [A, S] a forward of the active rows must cover: each row's window
         (first, in order), then what the hooks read; every position with ``full_logits``.
         ``masked``: the rows' mask maps (default: the state's); ``reach``: cover the window at any
-        batch width (a reused lookahead forward, whose next batch is not known yet)."""
+        batch width (a reused lookahead forward, whose next batch is not known yet); ``win``: the
+        rows' window when the caller has it already."""
         G, device = state.G, active.device
         if self.full_logits:
             return torch.arange(G, device=device).expand(active.numel(), G)
-        win = self._window(state, active, masked)
+        win = self._window(state, active, masked) if win is None else win
         extra = self._hook_positions(state, active, hooks)
         if reach:
             cols = torch.arange(G, device=device)[None, :]
@@ -520,13 +524,13 @@ class Sampler:
         return win.idx if extra is None else torch.cat([win.idx, positions_of(extra)[0]], 1)
 
     def _forward_active(self, state: "DecodeState", active: torch.Tensor,
-                        hooks: Sequence["StepHook"] = ()) -> RowLogits:
+                        hooks: Sequence["StepHook"] = (), win: Optional[Window] = None) -> RowLogits:
         """This step's logits of the positions it reads (``_needed``): one forward, except rows whose
         current state a lookahead sampler already forwarded last step covering them (those reuse
         it and are not charged again)."""
         act_list, device, cache = active.tolist(), active.device, state.cache
         A = len(act_list)
-        need = self._needed(state, active, hooks)
+        need = self._needed(state, active, hooks, win=win)
         hit = {a for a, b in enumerate(act_list)
                if b in cache and bool(cache[b].covers(need[a:a + 1]).all())}
         fresh = [a for a in range(A) if a not in hit]
@@ -577,14 +581,14 @@ class Sampler:
         return Window(m, start, end, idx, reach)
 
     def _make_step(self, state: "DecodeState", active: torch.Tensor, logits: RowLogits,
-                   hooks: Sequence["StepHook"] = ()) -> tuple[Step, torch.Tensor]:
-        """The window each active row may commit in (``_window``, after the hooks), and the per-row
-        random streams and lookahead the sampler may use.  Also returns the window's
+                   hooks: Sequence["StepHook"] = (), win: Optional[Window] = None) -> tuple[Step, torch.Tensor]:
+        """The window each active row may commit in (``win``, else ``_window`` after the hooks), and
+        the per-row random streams and lookahead the sampler may use.  Also returns the window's
         generated-region positions ``idx`` [A, W]."""
         model, G, device, gens = state.model, state.G, active.device, state.gens
         act_list = active.tolist()
         act_traces = [state.traces[b] for b in act_list]
-        win = self._window(state, active, traces=act_traces)
+        win = self._window(state, active, traces=act_traces) if win is None else win
         start, end, idx = win.start, win.end, win.idx
         window = upcast(logits.at(idx), copy=True)   # only the window is ever upcast
         window[..., model.mask_id] = NEG_INF
