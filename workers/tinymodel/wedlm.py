@@ -29,7 +29,6 @@ tiny model's recipe).  The block defaults to 16 = the streaming decoder's window
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -38,6 +37,7 @@ import torch.nn.functional as F
 
 from workers.models.native_common import rope_cos_sin
 from workers.models.native_wedlm import NativeWeDLM, WeDLMConfig
+from workers.models.random_checkpoint import wedlm_parameters
 
 #: The tiny WeDLM's end-of-turn token (the tokenizer of ``random_checkpoint.tiny_wedlm_checkpoint``)
 END_OF_TURN = "<|im_end|>"
@@ -148,31 +148,14 @@ def dual_stream_loss(model: NativeWeDLM, x: torch.Tensor, resp: torch.Tensor, at
     return mlm + ar_weight * ar
 
 
-_PUBLISHED = [  # our parameter name -> WeDLM's published one (the inverse of native_wedlm._NAMES)
-    (r"embed\.weight", "model.embed_tokens.weight"),
-    (r"norm\.weight", "model.norm.weight"),
-    (r"head\.weight", "lm_head.weight"),
-    (r"blocks\.(\d+)\.attn_norm\.weight", r"model.layers.\1.input_layernorm.weight"),
-    (r"blocks\.(\d+)\.mlp_norm\.weight", r"model.layers.\1.post_attention_layernorm.weight"),
-    (r"blocks\.(\d+)\.attn\.([qkvo])\.(weight|bias)", r"model.layers.\1.self_attn.\2_proj.\3"),
-    (r"blocks\.(\d+)\.attn\.([qk])_norm\.weight", r"model.layers.\1.self_attn.\2_norm.weight"),
-    (r"blocks\.(\d+)\.mlp\.(gate|up|down)\.weight", r"model.layers.\1.mlp.\2_proj.weight"),
-]
-
-
-def published_name(name: str) -> str:
-    for pat, repl in _PUBLISHED:
-        if re.fullmatch(pat, name):
-            return re.sub(pat, repl, name)
-    raise KeyError(f"no published WeDLM name for parameter {name!r}")
-
-
 def save_wedlm(model: NativeWeDLM, config: dict[str, Any], tokenizer: Any, out: Path) -> None:
     """Write config.json + model.safetensors (published names) + the tokenizer into ``out``."""
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
-    tensors = {published_name(n): p.detach().float().contiguous().cpu() for n, p in model.state_dict().items()}
+    # the published names: WeDLM's parameter list for this config, mapped to ours by the loader's own table
+    published = {model.rename(name): name for name in wedlm_parameters(config)}
+    tensors = {published[n]: p.detach().float().contiguous().cpu() for n, p in model.state_dict().items()}
     save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
     tokenizer.save_pretrained(str(out))
