@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from workers.denoiser import take_positions
+
 KV = tuple[torch.Tensor, torch.Tensor]     # (keys, values), each [B, H_kv, L, D]
 
 
@@ -156,7 +158,7 @@ def head_rows(model: nn.Module, h: torch.Tensor, rows: Optional[torch.Tensor]) -
     rows when None): a step reads ~32 positions, and the [B, T, V] logits of every position are
     the largest tensor of a forward (issue 27: B = 32, T = 300, V = 126,464 is 2.4 GB in bf16)."""
     if rows is not None:
-        h = h.gather(1, rows.to(h.device)[..., None].expand(-1, -1, h.shape[-1]))
+        h = take_positions(h, rows.to(h.device))
     return model.head(model.norm(h))
 
 
@@ -170,7 +172,7 @@ def forward_rows(model: Any, rows: Optional[torch.Tensor], **inputs: Any) -> tup
     out = model(**inputs)
     logits = out.logits if hasattr(out, "logits") else out[0]
     if rows is not None and "output_rows" not in inputs:
-        logits = logits.gather(1, rows.to(logits.device)[..., None].expand(-1, -1, logits.shape[-1]))
+        logits = take_positions(logits, rows.to(logits.device))
     return logits, out
 
 

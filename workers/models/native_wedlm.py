@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from workers.denoiser import take_positions
 from workers.models.native_common import (KV, MLP, NativeOutput, NativeTransformer, RMSNorm, apply_rope, head_rows,
                                           forward_rows, rope_cos_sin)
 
@@ -310,5 +311,5 @@ def shared_prefix_logits(model: NativeWeDLM, x: torch.Tensor, mask_id: int,
     if not bool(early.any()):
         return tail
     col = torch.searchsorted(pre_pos, positions).clamp_max(len(pre_pos) - 1)   # column of each early position
-    early_logits = pre.logits[inv].gather(1, col[..., None].expand(-1, -1, tail.shape[-1]))
+    early_logits = take_positions(pre.logits[inv], col)
     return torch.where(early[..., None], early_logits, tail)
